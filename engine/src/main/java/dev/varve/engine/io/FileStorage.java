@@ -1,0 +1,152 @@
+package dev.varve.engine.io;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+/** The storage Varve ships: a directory of files, positional {@link FileChannel} I/O. */
+public final class FileStorage implements Storage {
+    private final Path dir;
+
+    public FileStorage(Path dir) {
+        this.dir = dir.toAbsolutePath().normalize();
+    }
+
+    @Override
+    public StorageFile open(String name, boolean create) throws IOException {
+        Path p = dir.resolve(name);
+        FileChannel ch = create
+                ? FileChannel.open(p, StandardOpenOption.READ, StandardOpenOption.WRITE, StandardOpenOption.CREATE)
+                : FileChannel.open(p, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        return new ChannelFile(p, ch);
+    }
+
+    @Override
+    public boolean exists(String name) {
+        return Files.exists(dir.resolve(name));
+    }
+
+    @Override
+    public List<String> list() throws IOException {
+        List<String> names = new ArrayList<>();
+        try (Stream<Path> s = Files.list(dir)) {
+            s.forEach(p -> names.add(p.getFileName().toString()));
+        }
+        return names;
+    }
+
+    @Override
+    public void delete(String name) throws IOException {
+        try {
+            Files.delete(dir.resolve(name));
+        } catch (NoSuchFileException ignored) {
+            // already gone: deleting is idempotent
+        }
+    }
+
+    @Override
+    public void syncDirectory() throws IOException {
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
+        }
+    }
+
+    @Override
+    public Closeable tryLock(String name) throws IOException {
+        FileChannel ch = FileChannel.open(dir.resolve(name), StandardOpenOption.READ,
+                StandardOpenOption.WRITE, StandardOpenOption.CREATE);
+        FileLock lock;
+        try {
+            lock = ch.tryLock();
+        } catch (OverlappingFileLockException e) {
+            lock = null;
+        }
+        if (lock == null) {
+            ch.close();
+            return null;
+        }
+        ch.truncate(0);
+        ch.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes()), 0);
+        FileLock held = lock;
+        return () -> {
+            held.release();
+            ch.close();
+        };
+    }
+
+    @Override
+    public Path path(String name) {
+        return dir.resolve(name);
+    }
+
+    @Override
+    public Path root() {
+        return dir;
+    }
+
+    private static final class ChannelFile implements StorageFile {
+        private final Path path;
+        private final FileChannel ch;
+
+        ChannelFile(Path path, FileChannel ch) {
+            this.path = path;
+            this.ch = ch;
+        }
+
+        @Override
+        public int read(ByteBuffer dst, long position) throws IOException {
+            int total = 0;
+            while (dst.hasRemaining()) {
+                int n = ch.read(dst, position + total);
+                if (n < 0) {
+                    break;
+                }
+                total += n;
+            }
+            return total;
+        }
+
+        @Override
+        public void write(ByteBuffer src, long position) throws IOException {
+            long pos = position;
+            while (src.hasRemaining()) {
+                pos += ch.write(src, pos);
+            }
+        }
+
+        @Override
+        public void force() throws IOException {
+            ch.force(false);
+        }
+
+        @Override
+        public long size() throws IOException {
+            return ch.size();
+        }
+
+        @Override
+        public void truncate(long size) throws IOException {
+            ch.truncate(size);
+        }
+
+        @Override
+        public Path path() {
+            return path;
+        }
+
+        @Override
+        public void close() throws IOException {
+            ch.close();
+        }
+    }
+}
