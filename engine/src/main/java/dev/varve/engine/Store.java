@@ -1,51 +1,1057 @@
 package dev.varve.engine;
 
+import dev.varve.engine.btree.CowTree;
+import dev.varve.engine.btree.Extent;
+import dev.varve.engine.btree.ExtentMap;
+import dev.varve.engine.btree.NodeCache;
+import dev.varve.engine.btree.TreeKind;
+import dev.varve.engine.btree.TreePointer;
+import dev.varve.engine.catalog.Catalog;
+import dev.varve.engine.catalog.CatalogEntry;
+import dev.varve.engine.catalog.Superblock;
+import dev.varve.engine.format.FormatVersion;
+import dev.varve.engine.format.RecordLayout;
+import dev.varve.engine.format.SuperblockLayout;
+import dev.varve.engine.io.Storage;
+import dev.varve.engine.io.StorageFile;
+import dev.varve.engine.log.CommitInfo;
+import dev.varve.engine.log.Log;
+import dev.varve.engine.log.MetaBatch;
+import dev.varve.engine.log.Recovery;
+import dev.varve.engine.log.Segment;
+import java.io.Closeable;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.stream.Stream;
 
-/** STUB: signatures only, bodies in progress. */
+/**
+ * A Varve store: a directory holding a log of segment files and two superblock copies, with
+ * volumes (writable heads) and snapshots (immutable roots) in a catalog.
+ *
+ * <p>Every change to the catalog (create, snapshot, revert, clone, destroy, rename,
+ * properties) is one commit: it runs inside the freeze of a transaction group, after the
+ * dirty volume trees are written, and returns once that group is durable. Data writes only
+ * touch the log and the volume's tree; {@link #flush()} makes them durable, and concurrent
+ * flushes share one fsync.
+ */
 public final class Store implements AutoCloseable {
+    private static final String LOCK_FILE = "LOCK";
+    private static final int SUPERBLOCK_EVERY_COMMITS = 64;
+    private static final int SUMMARY_ENTRIES_PER_RECORD = 2048;
+    private static final int MAX_NAME_BYTES = 255;
+    private static final long MAX_VOLUME_SIZE = 1L << 60;
+    private static final int MAX_PROPERTY_VALUE = 1 << 20;
+    private static final int MAX_PROPERTIES_BYTES = 3 << 20;
+
+    private final StoreOptions options;
+    private final Storage storage;
+    private final Closeable lock;
+    private final Log log;
+    private final NodeCache cache;
+    private final Catalog catalog;
+    private final long uuidHi;
+    private final long uuidLo;
+    private final boolean readOnly;
+    private final StorageFile superblockFile;
+
+    /** Writers hold it shared; the freeze of a transaction group holds it exclusively. */
+    private final ReentrantReadWriteLock txgLock = new ReentrantReadWriteLock();
+    /** One commit at a time; a flush that finds its group already durable returns at once. */
+    private final ReentrantLock commitMutex = new ReentrantLock();
+    private final Map<Long, Volume> heads = new ConcurrentHashMap<>();
+    private final Set<Volume> dirtyVolumes = ConcurrentHashMap.newKeySet();
+    private final List<long[]> summary = Collections.synchronizedList(new ArrayList<>());
+    private final AtomicLong dirtyBytes = new AtomicLong();
+    private final ScheduledExecutorService timer;
+
+    private volatile long openGeneration;
+    private volatile long durableGeneration;
+    private volatile CommitInfo lastCommit;
+    private volatile IOException failure;
+    private volatile boolean closed;
+    private volatile boolean corrupt;
+    private boolean rollMeta;
+    private long superblockSequence;
+    private int commitsSinceSuperblock;
+    private volatile boolean dirtyCatalog;
+
+    private Store(StoreOptions options, Storage storage, Closeable lock, Log log, Superblock sb,
+                  CommitInfo last, boolean rollMeta, StorageFile superblockFile) throws IOException {
+        this.options = options;
+        this.storage = storage;
+        this.lock = lock;
+        this.log = log;
+        this.readOnly = options.readOnly();
+        this.uuidHi = sb.uuidHi();
+        this.uuidLo = sb.uuidLo();
+        this.superblockSequence = sb.sequence();
+        this.superblockFile = superblockFile;
+        this.cache = new NodeCache(log, options.nodeCacheBytes());
+        this.lastCommit = last;
+        this.openGeneration = last.generation() + 1;
+        this.durableGeneration = last.generation();
+        this.rollMeta = rollMeta;
+        this.catalog = new Catalog(log, cache, last.catalogRoot(), last.nextId());
+        this.catalog.load();
+        if (!readOnly && options.commitIntervalMillis() > 0) {
+            timer = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "varve-commit-timer " + storage.root().getFileName());
+                t.setDaemon(true);
+                return t;
+            });
+            long ms = options.commitIntervalMillis();
+            timer.scheduleWithFixedDelay(this::timedCommit, ms, ms, TimeUnit.MILLISECONDS);
+        } else {
+            timer = null;
+        }
+    }
+
+    // ------------------------------------------------------------------ create and open
+
     /** Creates a new, empty store in {@code dir} (created if missing; must be empty). */
-    public static Store create(Path dir) throws IOException { return create(dir, StoreOptions.defaults()); }
-    public static Store create(Path dir, StoreOptions options) throws IOException { throw new UnsupportedOperationException("in progress"); }
+    public static Store create(Path dir) throws IOException {
+        return create(dir, StoreOptions.defaults());
+    }
+
+    public static Store create(Path dir, StoreOptions options) throws IOException {
+        if (options.segmentSize() < (1 << 20) || options.segmentSize() > (1L << 32)) {
+            throw new IllegalArgumentException("segment size must be between 1 MiB and 4 GiB, got " + options.segmentSize());
+        }
+        Files.createDirectories(dir);
+        if (Files.exists(dir.resolve(SuperblockLayout.FILE_NAME))) {
+            throw new NameExistsException(dir + " already holds a Varve store; open it instead");
+        }
+        try (Stream<Path> s = Files.list(dir)) {
+            if (s.anyMatch(p -> !p.getFileName().toString().equals(LOCK_FILE))) {
+                throw new VarveException(dir + " is not empty; create a store in a new or empty directory");
+            }
+        }
+        Storage storage = options.storageFactory().apply(dir);
+        Closeable lock = takeLock(storage);
+        try {
+            UUID uuid = UUID.randomUUID();
+            Log log = new Log(storage, uuid.getMostSignificantBits(), uuid.getLeastSignificantBits(),
+                    options.segmentSize(), 1);
+            MetaBatch batch = log.beginBatch(1);
+            batch.rollToNewSegment();
+            CommitInfo first = batch.appendCommit(LogAddress.NONE, TreePointer.EMPTY, 1);
+            Segment last = batch.write();
+            last.file.force();
+            Superblock sb = new Superblock(FormatVersion.CURRENT, 1, uuid.getMostSignificantBits(),
+                    uuid.getLeastSignificantBits(), options.segmentSize(), first.address(), first.length(), 1);
+            StorageFile sbf = storage.open(SuperblockLayout.FILE_NAME, true);
+            // both slots start valid, so either can be torn later without losing the store
+            sbf.write(Superblock.encode(new Superblock(sb.format(), 0, sb.uuidHi(), sb.uuidLo(), sb.segmentSize(),
+                    sb.commitAddress(), sb.commitLength(), sb.generation())), 0);
+            sb.write(sbf);
+            storage.syncDirectory();
+            return new Store(options, storage, lock, log, sb, first, false, sbf);
+        } catch (IOException | RuntimeException e) {
+            lock.close();
+            throw e;
+        }
+    }
+
     /** Opens an existing store, rolling forward to its last complete commit. */
-    public static Store open(Path dir) throws IOException { return open(dir, StoreOptions.defaults()); }
-    public static Store open(Path dir, StoreOptions options) throws IOException { throw new UnsupportedOperationException("in progress"); }
+    public static Store open(Path dir) throws IOException {
+        return open(dir, StoreOptions.defaults());
+    }
+
+    public static Store open(Path dir, StoreOptions options) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            throw new NotAStoreException(dir + " does not exist or is not a directory; create a store with 'varve init "
+                    + dir + "'");
+        }
+        Storage storage = options.storageFactory().apply(dir);
+        Superblock sb = Superblock.readNewest(storage);
+        Closeable lock = takeLock(storage);
+        Log log = null;
+        try {
+            log = new Log(storage, sb.uuidHi(), sb.uuidLo(), sb.segmentSize(), 1);
+            log.openExisting();
+            CommitInfo start = Recovery.readCommit(log, sb.commitAddress(), sb.commitLength());
+            Recovery.Result r = Recovery.rollForward(log, start);
+            CommitInfo last = r.last();
+            log.setMetaHead(LogAddress.segment(last.address()), LogAddress.offset(last.address()) + last.length());
+            StorageFile sbf = options.readOnly() ? null : storage.open(SuperblockLayout.FILE_NAME, false);
+            Store s = new Store(options, storage, lock, log, sb, last, r.tailAfterLast(), sbf);
+            if (!options.readOnly() && r.commitsReplayed() > 0) {
+                s.writeSuperblock();
+            }
+            return s;
+        } catch (IOException | RuntimeException e) {
+            if (log != null) {
+                log.close();
+            }
+            lock.close();
+            throw e;
+        }
+    }
+
+    private static Closeable takeLock(Storage storage) throws IOException {
+        Closeable l = storage.tryLock(LOCK_FILE);
+        if (l == null) {
+            String holder = "";
+            try {
+                holder = " (process " + Files.readString(storage.path(LOCK_FILE)).trim() + ")";
+            } catch (IOException | RuntimeException ignored) {
+                // the pid is only a hint
+            }
+            throw new StoreLockedException(storage.root() + " is already open by another Varve" + holder
+                    + "; close it first, or send the command to the running server");
+        }
+        return l;
+    }
+
     /** True when {@code dir} holds a Varve store. */
-    public static boolean isStore(Path dir) { throw new UnsupportedOperationException("in progress"); }
-    public Path directory() { throw new UnsupportedOperationException("in progress"); }
-    public boolean readOnly() { throw new UnsupportedOperationException("in progress"); }
-    public Volume createVolume(String name, long sizeBytes) throws IOException { throw new UnsupportedOperationException("in progress"); }
-    public Volume createVolume(String name, long sizeBytes, int blockSize) throws IOException { throw new UnsupportedOperationException("in progress"); }
-    public Volume volume(String name) throws IOException { throw new UnsupportedOperationException("in progress"); }
+    public static boolean isStore(Path dir) {
+        return Files.isRegularFile(dir.resolve(SuperblockLayout.FILE_NAME));
+    }
+
+    public Path directory() {
+        return storage.root();
+    }
+
+    public boolean readOnly() {
+        return readOnly || corrupt;
+    }
+
+    // ------------------------------------------------------------------ internals for devices
+
+    Log log() {
+        return log;
+    }
+
+    NodeCache cache() {
+        return cache;
+    }
+
+    long openGeneration() {
+        return openGeneration;
+    }
+
+    void checkOpen() throws StoreClosedException {
+        if (closed) {
+            throw new StoreClosedException("store " + storage.root() + " is closed");
+        }
+    }
+
+    void beginWrite() throws IOException {
+        checkOpen();
+        if (readOnly()) {
+            throw new ReadOnlyException("store " + storage.root() + (corrupt
+                    ? " found corruption and is now read-only; run 'varve fsck'" : " is open read-only"));
+        }
+        checkFailed();
+        txgLock.readLock().lock();
+    }
+
+    void endWrite() {
+        txgLock.readLock().unlock();
+    }
+
+    void wrote(Volume v, long address, long lba, int blocks, long bytes) {
+        dirtyVolumes.add(v);
+        if (blocks > 0) {
+            summary.add(new long[] {address, lba, blocks, v.entry.lineage});
+        }
+        dirtyBytes.addAndGet(bytes);
+    }
+
+    void afterWrite() throws IOException {
+        if (dirtyBytes.get() >= options.dirtyBytesLimit()) {
+            commit(false);
+        }
+    }
+
+    IOException writeFailed(IOException e) {
+        return Log.translateIo(e, "writing data");
+    }
+
+    CorruptionException corrupted(CorruptionException e) {
+        corrupt = true;
+        return e;
+    }
+
+    private void checkFailed() throws StoreFailedException {
+        IOException f = failure;
+        if (f != null) {
+            throw new StoreFailedException("store " + storage.root() + " had a failed write or fsync (" + f.getMessage()
+                    + "); nothing after its last durable commit is guaranteed; close and reopen it", f);
+        }
+    }
+
+    // ------------------------------------------------------------------ commits
+
+    /** A change to the catalog, run inside a commit's freeze; validates before it mutates. */
+    @FunctionalInterface
+    private interface CatalogChange<T> {
+        T apply() throws IOException;
+    }
+
+    /** Makes every write that completed before this call durable (group commit). */
+    public void flush() throws IOException {
+        checkOpen();
+        if (readOnly) {
+            return;
+        }
+        checkFailed();
+        long target = openGeneration;
+        commitMutex.lock();
+        try {
+            if (durableGeneration >= target || (dirtyVolumes.isEmpty() && !dirtyCatalog)) {
+                return;
+            }
+            commitLocked(null);
+        } finally {
+            commitMutex.unlock();
+        }
+    }
+
+    private void commit(boolean force) throws IOException {
+        commitMutex.lock();
+        try {
+            if (!force && dirtyVolumes.isEmpty() && !dirtyCatalog) {
+                return;
+            }
+            commitLocked(null);
+        } finally {
+            commitMutex.unlock();
+        }
+    }
+
+    private <T> T change(CatalogChange<T> change) throws IOException {
+        checkOpen();
+        if (readOnly()) {
+            throw new ReadOnlyException("store " + storage.root() + " is read-only");
+        }
+        checkFailed();
+        commitMutex.lock();
+        try {
+            return commitLocked(change);
+        } finally {
+            commitMutex.unlock();
+        }
+    }
+
+    private void timedCommit() {
+        try {
+            if (!closed && failure == null && (!dirtyVolumes.isEmpty() || dirtyCatalog)) {
+                commit(false);
+            }
+        } catch (IOException | RuntimeException e) {
+            // recorded in 'failure' when it is a write failure; the next flush reports it
+        }
+    }
+
+    /**
+     * One transaction group, top to bottom: freeze (write dirty trees, apply the catalog
+     * change, write the catalog, close with a commit record), then make the data durable, then
+     * write the metadata and force it once.
+     */
+    private <T> T commitLocked(CatalogChange<T> change) throws IOException {
+        checkFailed();
+        MetaBatch batch;
+        CommitInfo info;
+        List<Segment> dataToForce;
+        T result = null;
+        IOException changeError = null;
+        RuntimeException changeBug = null;
+        long gen;
+        txgLock.writeLock().lock();
+        try {
+            gen = openGeneration;
+            batch = log.beginBatch(gen);
+            if (rollMeta) {
+                batch.rollToNewSegment();
+                rollMeta = false;
+            }
+            writeSummary(batch);
+            for (Volume v : dirtyVolumes) {
+                v.lock.writeLock().lock();
+                try {
+                    if (!v.destroyed) {
+                        v.entry.root = v.map.tree().commit(batch, v.entry.lineage);
+                        catalog.changed(v.entry);
+                    }
+                } finally {
+                    v.lock.writeLock().unlock();
+                }
+            }
+            dirtyVolumes.clear();
+            if (change != null) {
+                try {
+                    result = change.apply();
+                } catch (IOException e) {
+                    changeError = e;
+                } catch (RuntimeException e) {
+                    changeBug = e;
+                }
+            }
+            TreePointer catalogRoot = catalog.commit(batch);
+            info = batch.appendCommit(lastCommit.address(), catalogRoot, catalog.nextId());
+            cache.pin(batch.writtenNodes());
+            dataToForce = log.takeDirtyData();
+            openGeneration = gen + 1;
+            dirtyBytes.set(0);
+            dirtyCatalog = false;
+        } catch (IOException | RuntimeException e) {
+            failure = e instanceof IOException io ? io : new IOException(e);
+            throw e;
+        } finally {
+            txgLock.writeLock().unlock();
+        }
+        try {
+            // the data a commit points at must be durable before its commit record can be
+            for (Segment s : dataToForce) {
+                s.file.force();
+            }
+            Segment last = batch.write();
+            // the one fsync that makes this transaction group durable; a failed fsync is never
+            // retried and called good (the store refuses further flushes until reopened)
+            last.file.force();
+        } catch (IOException e) {
+            failure = Log.translateIo(e, "committing generation " + gen);
+            throw failure;
+        }
+        cache.unpin(batch.writtenNodes());
+        lastCommit = info;
+        durableGeneration = gen;
+        if (++commitsSinceSuperblock >= SUPERBLOCK_EVERY_COMMITS) {
+            writeSuperblock();
+        }
+        if (changeError != null) {
+            throw changeError;
+        }
+        if (changeBug != null) {
+            throw changeBug;
+        }
+        return result;
+    }
+
+    private void writeSummary(MetaBatch batch) throws IOException {
+        List<long[]> entries;
+        synchronized (summary) {
+            entries = new ArrayList<>(summary);
+            summary.clear();
+        }
+        for (int i = 0; i < entries.size(); i += SUMMARY_ENTRIES_PER_RECORD) {
+            List<long[]> part = entries.subList(i, Math.min(entries.size(), i + SUMMARY_ENTRIES_PER_RECORD));
+            int n = part.size();
+            batch.append(RecordLayout.TYPE_DATA_SUMMARY, 0, 4 + n * 28, (b, o) -> {
+                b.putInt(o, n);
+                int p = o + 4;
+                for (long[] e : part) {
+                    b.putLong(p, e[0]);
+                    b.putLong(p + 8, e[1]);
+                    b.putInt(p + 16, (int) e[2]);
+                    b.putLong(p + 20, e[3]);
+                    p += 28;
+                }
+            });
+        }
+    }
+
+    private void writeSuperblock() throws IOException {
+        if (superblockFile == null) {
+            return;
+        }
+        CommitInfo c = lastCommit;
+        Superblock sb = new Superblock(FormatVersion.CURRENT, ++superblockSequence, uuidHi, uuidLo,
+                log.segmentSize(), c.address(), c.length(), c.generation());
+        sb.write(superblockFile);
+        commitsSinceSuperblock = 0;
+    }
+
+    // ------------------------------------------------------------------ names
+
+    static void validateName(String kind, String name) {
+        if (name == null || name.isEmpty()) {
+            throw new InvalidNameException(kind + " name is empty");
+        }
+        if (name.getBytes(StandardCharsets.UTF_8).length > MAX_NAME_BYTES) {
+            throw new InvalidNameException(kind + " name '" + name + "' is longer than " + MAX_NAME_BYTES + " bytes");
+        }
+        if (name.equals(".") || name.equals("..") || name.startsWith("-")) {
+            throw new InvalidNameException(kind + " name '" + name + "' is not allowed");
+        }
+        for (int i = 0; i < name.length(); i++) {
+            char ch = name.charAt(i);
+            if (ch == '@' || ch == '/' || ch == '\\' || Character.isISOControl(ch)) {
+                throw new InvalidNameException(kind + " name '" + name.replaceAll("\\p{Cntrl}", "?")
+                        + "' contains '" + (Character.isISOControl(ch) ? "a control character" : String.valueOf(ch))
+                        + "'; names may not contain '@', '/', '\\' or control characters");
+            }
+        }
+    }
+
+    private CatalogEntry volumeEntry(String name) throws NoSuchVolumeException {
+        CatalogEntry e = catalog.volume(name);
+        if (e == null) {
+            throw new NoSuchVolumeException("no volume named '" + name + "' in " + storage.root()
+                    + "; 'varve list " + storage.root() + "' shows the volumes");
+        }
+        return e;
+    }
+
+    /** Resolves "snap" on {@code volume}'s line, or "vol@snap" anywhere. */
+    private CatalogEntry snapshotEntry(String volume, String snapshot) throws IOException {
+        String vol = volume;
+        String snap = snapshot;
+        int at = snapshot.indexOf('@');
+        if (at >= 0) {
+            vol = snapshot.substring(0, at);
+            snap = snapshot.substring(at + 1);
+        }
+        CatalogEntry v = volumeEntry(vol);
+        CatalogEntry s = catalog.snapshot(v.id, snap);
+        if (s == null) {
+            throw new NoSuchSnapshotException("no snapshot '" + vol + "@" + snap + "' in " + storage.root()
+                    + "; 'varve list --tree " + storage.root() + "' shows the snapshots");
+        }
+        return s;
+    }
+
+    private String fullName(CatalogEntry e) {
+        if (e == null) {
+            return null;
+        }
+        if (e.isVolume()) {
+            return e.name;
+        }
+        CatalogEntry v = catalog.get(e.origin);
+        return (v == null ? "?" : v.name) + "@" + e.name;
+    }
+
+    private Volume head(CatalogEntry e) {
+        return heads.computeIfAbsent(e.id, id -> new Volume(this, e, extentMap(e.root, e.blockSize)));
+    }
+
+    private ExtentMap extentMap(TreePointer root, int blockSize) {
+        return new ExtentMap(new CowTree<>(TreeKind.EXTENTS, Extent.CODEC, cache, root), blockSize);
+    }
+
+    private <T> T reading(CatalogChange<T> read) throws IOException {
+        checkOpen();
+        txgLock.readLock().lock();
+        try {
+            return read.apply();
+        } finally {
+            txgLock.readLock().unlock();
+        }
+    }
+
+    // ------------------------------------------------------------------ volumes
+
+    public Volume createVolume(String name, long sizeBytes) throws IOException {
+        return createVolume(name, sizeBytes, 4096);
+    }
+
+    public Volume createVolume(String name, long sizeBytes, int blockSize) throws IOException {
+        validateName("volume", name);
+        if (blockSize < 512 || blockSize > 65536 || Integer.bitCount(blockSize) != 1) {
+            throw new IllegalArgumentException("block size " + blockSize + " is not a power of two from 512 to 65536");
+        }
+        if (sizeBytes <= 0 || sizeBytes > MAX_VOLUME_SIZE || sizeBytes % blockSize != 0) {
+            throw new IllegalArgumentException("volume size " + sizeBytes + " must be a positive multiple of the block size "
+                    + blockSize + " and at most " + MAX_VOLUME_SIZE + " bytes");
+        }
+        CatalogEntry e = change(() -> {
+            if (catalog.volume(name) != null) {
+                throw new NameExistsException("a volume named '" + name + "' already exists in " + storage.root());
+            }
+            CatalogEntry n = new CatalogEntry(catalog.allocateId(), CatalogEntry.VOLUME);
+            n.name = name;
+            n.size = sizeBytes;
+            n.blockSize = blockSize;
+            n.created = System.currentTimeMillis();
+            n.lineage = n.id;
+            catalog.add(n);
+            return n;
+        });
+        return head(e);
+    }
+
+    public Volume volume(String name) throws IOException {
+        return reading(() -> head(volumeEntry(name)));
+    }
+
     /** A volume head ("vm1") or a read-only snapshot ("vm1@before-upgrade"). */
-    public BlockDevice device(String spec) throws IOException { throw new UnsupportedOperationException("in progress"); }
-    public BlockDevice snapshotDevice(String volume, String snapshot) throws IOException { throw new UnsupportedOperationException("in progress"); }
-    public List<VolumeInfo> volumes() { throw new UnsupportedOperationException("in progress"); }
-    public VolumeInfo volumeInfo(String name) throws IOException { throw new UnsupportedOperationException("in progress"); }
-    public void resizeVolume(String name, long newSize) throws IOException { throw new UnsupportedOperationException("in progress"); }
-    public void renameVolume(String name, String newName) throws IOException { throw new UnsupportedOperationException("in progress"); }
-    /** Destroys a volume; with snapshots it needs recursive=true (HasSnapshotsException lists them). */
-    public void destroyVolume(String name, boolean recursive) throws IOException { throw new UnsupportedOperationException("in progress"); }
-    public SnapshotInfo snapshot(String volume, String snapshot, Map<String, String> properties) throws IOException { throw new UnsupportedOperationException("in progress"); }
+    public BlockDevice device(String spec) throws IOException {
+        int at = spec.indexOf('@');
+        if (at < 0) {
+            return volume(spec);
+        }
+        return snapshotDevice(spec.substring(0, at), spec.substring(at + 1));
+    }
+
+    public BlockDevice snapshotDevice(String volume, String snapshot) throws IOException {
+        return reading(() -> {
+            CatalogEntry s = snapshotEntry(volume, snapshot);
+            return new SnapshotDevice(this, fullName(s), s.size, s.blockSize, extentMap(s.root, s.blockSize));
+        });
+    }
+
+    public List<VolumeInfo> volumes() throws IOException {
+        return reading(() -> {
+            List<VolumeInfo> out = new ArrayList<>();
+            for (CatalogEntry e : catalog.volumes()) {
+                out.add(volumeInfoOf(e));
+            }
+            return out;
+        });
+    }
+
+    public VolumeInfo volumeInfo(String name) throws IOException {
+        return reading(() -> volumeInfoOf(volumeEntry(name)));
+    }
+
+    private VolumeInfo volumeInfoOf(CatalogEntry e) throws IOException {
+        return new VolumeInfo(e.id, e.name, e.size, e.blockSize, e.created,
+                e.origin == 0 ? null : fullName(catalog.get(e.origin)),
+                e.parent == 0 ? null : fullName(catalog.get(e.parent)),
+                catalog.snapshotsOf(e.id).size(), Collections.unmodifiableMap(new TreeMap<>(catalog.properties(e))));
+    }
+
+    public void resizeVolume(String name, long newSize) throws IOException {
+        Volume v = volume(name);
+        if (newSize <= 0 || newSize > MAX_VOLUME_SIZE || newSize % v.blockSize != 0) {
+            throw new IllegalArgumentException("new size " + newSize + " must be a positive multiple of the block size "
+                    + v.blockSize + " and at most " + MAX_VOLUME_SIZE + " bytes");
+        }
+        long old = v.size();
+        if (newSize < old) {
+            // unmap the tail first, so the commit below writes the shrunk tree with the new size:
+            // a later grow must read zeros there, never the old data
+            v.trim(newSize, old - newSize);
+        }
+        change(() -> {
+            CatalogEntry e = volumeEntry(name);
+            if (e != v.entry) {
+                throw new NoSuchVolumeException("volume '" + name + "' was replaced while resizing");
+            }
+            e.size = newSize;
+            catalog.changed(e);
+            return null;
+        });
+    }
+
+    public void renameVolume(String name, String newName) throws IOException {
+        validateName("volume", newName);
+        change(() -> {
+            CatalogEntry e = volumeEntry(name);
+            if (catalog.volume(newName) != null) {
+                throw new NameExistsException("a volume named '" + newName + "' already exists");
+            }
+            catalog.rename(e, newName);
+            return null;
+        });
+    }
+
+    /** Destroys a volume; with snapshots it needs {@code recursive} (the error lists them). */
+    public void destroyVolume(String name, boolean recursive) throws IOException {
+        change(() -> {
+            CatalogEntry e = volumeEntry(name);
+            List<CatalogEntry> snaps = catalog.snapshotsOf(e.id);
+            if (!snaps.isEmpty() && !recursive) {
+                List<String> names = new ArrayList<>();
+                for (CatalogEntry s : snaps) {
+                    names.add(fullName(s));
+                }
+                throw new HasSnapshotsException("volume '" + name + "' has " + snaps.size() + " snapshot(s): "
+                        + String.join(", ", names) + "; destroy them first or use --recursive");
+            }
+            for (CatalogEntry s : snaps) {
+                dropSnapshot(s);
+            }
+            catalog.remove(e);
+            Volume v = heads.remove(e.id);
+            if (v != null) {
+                v.destroyed = true;
+                dirtyVolumes.remove(v);
+            }
+            return null;
+        });
+    }
+
+    // ------------------------------------------------------------------ snapshots
+
+    public SnapshotInfo snapshot(String volume, String snapshot, Map<String, String> properties) throws IOException {
+        validateName("snapshot", snapshot);
+        Map<String, String> props = checkedProperties(properties);
+        CatalogEntry s = change(() -> {
+            CatalogEntry v = volumeEntry(volume);
+            if (catalog.snapshot(v.id, snapshot) != null) {
+                throw new NameExistsException("snapshot '" + volume + "@" + snapshot + "' already exists");
+            }
+            return takeSnapshot(v, snapshot, null, props);
+        });
+        return reading(() -> snapshotInfoOf(s));
+    }
+
+    /** Runs inside a commit's freeze, after the volume's tree was written: O(1). */
+    private CatalogEntry takeSnapshot(CatalogEntry v, String name, String group, Map<String, String> props) {
+        CatalogEntry s = new CatalogEntry(catalog.allocateId(), CatalogEntry.SNAPSHOT);
+        s.name = name;
+        s.group = group;
+        s.origin = v.id;
+        s.parent = v.parent;
+        s.root = v.root;
+        s.size = v.size;
+        s.blockSize = v.blockSize;
+        s.created = System.currentTimeMillis();
+        s.generation = openGeneration;
+        s.lineage = v.lineage;
+        if (!props.isEmpty()) {
+            s.properties = new TreeMap<>(props);
+            s.propertiesDirty = true;
+        }
+        catalog.add(s);
+        catalog.setParent(v, s.id);
+        return s;
+    }
+
     /** Snapshots several volumes atomically (one commit); every snapshot is named {@code group}. */
-    public List<SnapshotInfo> snapshotGroup(String group, List<String> volumes, Map<String, String> properties) throws IOException { throw new UnsupportedOperationException("in progress"); }
-    /** Volume head becomes the snapshot's root; every snapshot stays. keepCurrent (nullable) snapshots the head first. */
-    public void revert(String volume, String snapshot, String keepCurrent) throws IOException { throw new UnsupportedOperationException("in progress"); }
+    public List<SnapshotInfo> snapshotGroup(String group, List<String> volumes, Map<String, String> properties)
+            throws IOException {
+        validateName("group", group);
+        if (volumes.isEmpty()) {
+            throw new IllegalArgumentException("a group snapshot needs at least one volume");
+        }
+        Map<String, String> props = checkedProperties(properties);
+        List<CatalogEntry> taken = change(() -> {
+            List<CatalogEntry> vs = new ArrayList<>();
+            for (String name : new java.util.LinkedHashSet<>(volumes)) {
+                CatalogEntry v = volumeEntry(name);
+                if (catalog.snapshot(v.id, group) != null) {
+                    throw new NameExistsException("snapshot '" + name + "@" + group + "' already exists");
+                }
+                vs.add(v);
+            }
+            List<CatalogEntry> out = new ArrayList<>();
+            for (CatalogEntry v : vs) {
+                out.add(takeSnapshot(v, group, group, props));
+            }
+            return out;
+        });
+        return reading(() -> {
+            List<SnapshotInfo> out = new ArrayList<>();
+            for (CatalogEntry s : taken) {
+                out.add(snapshotInfoOf(s));
+            }
+            return out;
+        });
+    }
+
+    /** The volume head becomes the snapshot's root; every snapshot stays. */
+    public void revert(String volume, String snapshot, String keepCurrent) throws IOException {
+        if (keepCurrent != null) {
+            validateName("snapshot", keepCurrent);
+        }
+        change(() -> {
+            CatalogEntry v = volumeEntry(volume);
+            CatalogEntry s = revertTarget(v, snapshot);
+            if (keepCurrent != null && catalog.snapshot(v.id, keepCurrent) != null) {
+                throw new NameExistsException("snapshot '" + volume + "@" + keepCurrent + "' already exists");
+            }
+            if (keepCurrent != null) {
+                takeSnapshot(v, keepCurrent, null, Map.of());
+            }
+            revertTo(v, s);
+            return null;
+        });
+    }
+
+    private CatalogEntry revertTarget(CatalogEntry v, String snapshot) throws IOException {
+        CatalogEntry s = snapshotEntry(v.name, snapshot);
+        if (s.origin == v.id) {
+            return s;
+        }
+        for (CatalogEntry a = catalog.get(v.parent); a != null; a = a.parent == 0 ? null : catalog.get(a.parent)) {
+            if (a.id == s.id) {
+                return s;
+            }
+        }
+        throw new IllegalArgumentException("snapshot '" + fullName(s) + "' is not in the history of volume '" + v.name
+                + "'; to start a volume from it use 'varve clone STORE " + fullName(s) + " NEWVOLUME'");
+    }
+
+    private void revertTo(CatalogEntry v, CatalogEntry s) {
+        Volume h = head(v);
+        h.lock.writeLock().lock();
+        try {
+            h.map.tree().reset(s.root);
+            v.root = s.root;
+            v.size = s.size;
+        } finally {
+            h.lock.writeLock().unlock();
+        }
+        catalog.setParent(v, s.id);
+        dirtyVolumes.remove(h);
+    }
+
     /** Reverts every volume of a group snapshot in one commit. */
-    public void revertGroup(String group) throws IOException { throw new UnsupportedOperationException("in progress"); }
-    public Volume clone(String volume, String snapshot, String newVolume) throws IOException { throw new UnsupportedOperationException("in progress"); }
-    public void destroySnapshot(String volume, String snapshot) throws IOException { throw new UnsupportedOperationException("in progress"); }
-    public void renameSnapshot(String volume, String snapshot, String newName) throws IOException { throw new UnsupportedOperationException("in progress"); }
-    public SnapshotInfo snapshotInfo(String volume, String snapshot) throws IOException { throw new UnsupportedOperationException("in progress"); }
-    public List<SnapshotInfo> snapshots(String volume) throws IOException { throw new UnsupportedOperationException("in progress"); }
-    public List<SnapshotInfo> snapshots() { throw new UnsupportedOperationException("in progress"); }
+    public void revertGroup(String group) throws IOException {
+        change(() -> {
+            List<CatalogEntry> members = groupMembers(group);
+            for (CatalogEntry s : members) {
+                revertTo(catalog.get(s.origin), s);
+            }
+            return null;
+        });
+    }
+
+    private List<CatalogEntry> groupMembers(String group) throws NoSuchSnapshotException {
+        List<CatalogEntry> members = new ArrayList<>();
+        for (CatalogEntry e : catalog.all()) {
+            if (!e.isVolume() && group.equals(e.group)) {
+                members.add(e);
+            }
+        }
+        if (members.isEmpty()) {
+            throw new NoSuchSnapshotException("no group snapshot named '" + group + "' in " + storage.root());
+        }
+        members.sort((a, b) -> Long.compare(a.id, b.id));
+        return members;
+    }
+
+    public Volume clone(String volume, String snapshot, String newVolume) throws IOException {
+        validateName("volume", newVolume);
+        CatalogEntry e = change(() -> {
+            CatalogEntry s = snapshotEntry(volume, snapshot);
+            if (catalog.volume(newVolume) != null) {
+                throw new NameExistsException("a volume named '" + newVolume + "' already exists");
+            }
+            CatalogEntry n = new CatalogEntry(catalog.allocateId(), CatalogEntry.VOLUME);
+            n.name = newVolume;
+            n.size = s.size;
+            n.blockSize = s.blockSize;
+            n.created = System.currentTimeMillis();
+            n.root = s.root;
+            n.origin = s.id;
+            n.parent = s.id;
+            n.lineage = n.id;
+            catalog.add(n);
+            return n;
+        });
+        return volume(e.name);
+    }
+
+    public void destroySnapshot(String volume, String snapshot) throws IOException {
+        change(() -> {
+            dropSnapshot(snapshotEntry(volume, snapshot));
+            return null;
+        });
+    }
+
+    /** Drops an entry: its children hang on its parent, as a deleted Hyper-V checkpoint's do. */
+    private void dropSnapshot(CatalogEntry s) {
+        for (CatalogEntry c : catalog.childrenOf(s.id)) {
+            catalog.setParent(c, s.parent);
+        }
+        catalog.remove(s);
+    }
+
+    public void renameSnapshot(String volume, String snapshot, String newName) throws IOException {
+        validateName("snapshot", newName);
+        change(() -> {
+            CatalogEntry s = snapshotEntry(volume, snapshot);
+            if (catalog.snapshot(s.origin, newName) != null) {
+                throw new NameExistsException("snapshot '" + volume + "@" + newName + "' already exists");
+            }
+            catalog.rename(s, newName);
+            return null;
+        });
+    }
+
+    public SnapshotInfo snapshotInfo(String volume, String snapshot) throws IOException {
+        return reading(() -> snapshotInfoOf(snapshotEntry(volume, snapshot)));
+    }
+
+    public List<SnapshotInfo> snapshots(String volume) throws IOException {
+        return reading(() -> {
+            List<SnapshotInfo> out = new ArrayList<>();
+            for (CatalogEntry s : catalog.snapshotsOf(volumeEntry(volume).id)) {
+                out.add(snapshotInfoOf(s));
+            }
+            return out;
+        });
+    }
+
+    /** Every snapshot in the store, by volume then age. */
+    public List<SnapshotInfo> snapshots() throws IOException {
+        return reading(() -> {
+            List<SnapshotInfo> out = new ArrayList<>();
+            for (CatalogEntry v : catalog.volumes()) {
+                for (CatalogEntry s : catalog.snapshotsOf(v.id)) {
+                    out.add(snapshotInfoOf(s));
+                }
+            }
+            return out;
+        });
+    }
+
+    private SnapshotInfo snapshotInfoOf(CatalogEntry s) throws IOException {
+        List<String> children = new ArrayList<>();
+        for (CatalogEntry c : catalog.childrenOf(s.id)) {
+            if (!c.isVolume()) {
+                children.add(fullName(c));
+            }
+        }
+        CatalogEntry v = catalog.get(s.origin);
+        return new SnapshotInfo(s.id, v == null ? "?" : v.name, s.name, s.created, s.generation, s.size, s.blockSize,
+                s.parent == 0 ? null : fullName(catalog.get(s.parent)), children, s.group,
+                Collections.unmodifiableMap(new TreeMap<>(catalog.properties(s))));
+    }
+
+    // ------------------------------------------------------------------ properties
+
+    private static Map<String, String> checkedProperties(Map<String, String> props) {
+        if (props == null) {
+            return Map.of();
+        }
+        long total = 0;
+        for (Map.Entry<String, String> kv : props.entrySet()) {
+            checkProperty(kv.getKey(), kv.getValue());
+            total += kv.getKey().length() + (long) kv.getValue().getBytes(StandardCharsets.UTF_8).length;
+        }
+        if (total > MAX_PROPERTIES_BYTES) {
+            throw new IllegalArgumentException("properties total " + total + " bytes; at most " + MAX_PROPERTIES_BYTES);
+        }
+        return new LinkedHashMap<>(props);
+    }
+
+    private static void checkProperty(String key, String value) {
+        if (key == null || key.isEmpty() || key.length() > 255 || key.contains("=") || key.chars().anyMatch(Character::isISOControl)) {
+            throw new IllegalArgumentException("property key '" + key + "' must be 1 to 255 characters, without '=' or control characters");
+        }
+        if (value != null && value.getBytes(StandardCharsets.UTF_8).length > MAX_PROPERTY_VALUE) {
+            throw new IllegalArgumentException("property '" + key + "' value is larger than 1 MiB");
+        }
+    }
+
+    private CatalogEntry entryOf(String spec) throws IOException {
+        int at = spec.indexOf('@');
+        return at < 0 ? volumeEntry(spec) : snapshotEntry(spec.substring(0, at), spec.substring(at + 1));
+    }
+
     /** Properties of "VOL" or "VOL@SNAP". */
-    public Map<String, String> properties(String spec) throws IOException { throw new UnsupportedOperationException("in progress"); }
-    public void setProperty(String spec, String key, String value) throws IOException { throw new UnsupportedOperationException("in progress"); }
-    public void flush() throws IOException { throw new UnsupportedOperationException("in progress"); }
-    public StoreInfo info() throws IOException { throw new UnsupportedOperationException("in progress"); }
-    public void close() throws IOException { throw new UnsupportedOperationException("in progress"); }
+    public Map<String, String> properties(String spec) throws IOException {
+        return reading(() -> Collections.unmodifiableMap(new TreeMap<>(catalog.properties(entryOf(spec)))));
+    }
+
+    /** Sets (or with a null value removes) a property of "VOL" or "VOL@SNAP". */
+    public void setProperty(String spec, String key, String value) throws IOException {
+        checkProperty(key, value);
+        change(() -> {
+            CatalogEntry e = entryOf(spec);
+            Map<String, String> m = new TreeMap<>(catalog.properties(e));
+            if (value == null) {
+                m.remove(key);
+            } else {
+                m.put(key, value);
+            }
+            long total = 0;
+            for (Map.Entry<String, String> kv : m.entrySet()) {
+                total += kv.getKey().length() + (long) kv.getValue().getBytes(StandardCharsets.UTF_8).length;
+            }
+            if (total > MAX_PROPERTIES_BYTES) {
+                throw new IllegalArgumentException("properties of " + spec + " would total " + total + " bytes; at most "
+                        + MAX_PROPERTIES_BYTES);
+            }
+            e.properties = m;
+            e.propertiesDirty = true;
+            catalog.changed(e);
+            return null;
+        });
+    }
+
+    // ------------------------------------------------------------------ info and close
+
+    public StoreInfo info() throws IOException {
+        return reading(() -> {
+            long bytes = 0;
+            int segs = 0;
+            for (Segment s : log.segments()) {
+                bytes += s.file.size();
+                segs++;
+            }
+            long logical = 0;
+            for (CatalogEntry v : catalog.volumes()) {
+                logical += v.size;
+            }
+            return new StoreInfo(storage.root(), FormatVersion.CURRENT, durableGeneration, log.segmentSize(), segs, bytes,
+                    catalog.volumes().size(), catalog.snapshotCount(), logical);
+        });
+    }
+
+    /** The catalog, for fsck and tests; do not change it. */
+    public Catalog catalogForCheck() {
+        return catalog;
+    }
+
+    /** The last durable commit (for fsck and tests). */
+    public CommitInfo lastCommit() {
+        return lastCommit;
+    }
+
+    @Override
+    public void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        IOException error = null;
+        try {
+            if (timer != null) {
+                timer.shutdownNow();
+            }
+            if (!readOnly() && failure == null) {
+                commitMutex.lock();
+                try {
+                    if (!dirtyVolumes.isEmpty() || dirtyCatalog) {
+                        commitLocked(null);
+                    }
+                    writeSuperblock();
+                } finally {
+                    commitMutex.unlock();
+                }
+            }
+        } catch (IOException e) {
+            error = e;
+        } finally {
+            closed = true;
+            try {
+                if (superblockFile != null) {
+                    superblockFile.close();
+                }
+                log.close();
+            } catch (IOException e) {
+                if (error == null) {
+                    error = e;
+                }
+            }
+            lock.close();
+        }
+        if (error != null) {
+            throw error;
+        }
+    }
 }

@@ -1,20 +1,187 @@
 package dev.varve.engine;
 
+import dev.varve.engine.btree.Extent;
+import dev.varve.engine.btree.ExtentMap;
+import dev.varve.engine.catalog.CatalogEntry;
+import dev.varve.engine.log.Log;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.zip.CRC32C;
 
-/** STUB */
-public final class Volume implements BlockDevice {
-    public String name() { throw new UnsupportedOperationException(); }
-    public long size() { throw new UnsupportedOperationException(); }
-    public int blockSize() { throw new UnsupportedOperationException(); }
-    public boolean readOnly() { return false; }
-    public void read(long offset, ByteBuffer dst) throws IOException { throw new UnsupportedOperationException(); }
-    public void write(long offset, ByteBuffer src) throws IOException { throw new UnsupportedOperationException(); }
-    public void trim(long offset, long length) throws IOException { throw new UnsupportedOperationException(); }
-    public void writeZeroes(long offset, long length) throws IOException { throw new UnsupportedOperationException(); }
-    public void flush() throws IOException { throw new UnsupportedOperationException(); }
-    public void mapAllocation(long offset, long length, AllocationVisitor visitor) throws IOException { throw new UnsupportedOperationException(); }
+/**
+ * A writable volume head. Writes go to the data head of the log (block-aligned, one
+ * positional write per run of up to {@link Extent#MAX_BLOCKS} blocks) and then into the
+ * volume's extent map, copying the shared path to the root if a snapshot holds it. Unaligned
+ * edges are read, merged and rewritten. Concurrent writes to overlapping ranges land in some
+ * order, as on any disk.
+ */
+public final class Volume extends MappedDevice {
+    final CatalogEntry entry;
+    volatile boolean destroyed;
+
+    Volume(Store store, CatalogEntry entry, ExtentMap map) {
+        super(store, entry.blockSize, map);
+        this.entry = entry;
+    }
+
+    @Override
+    void checkUsable() throws IOException {
+        store.checkOpen();
+        if (destroyed) {
+            throw new NoSuchVolumeException("volume '" + entry.name + "' was destroyed");
+        }
+    }
+
+    @Override
+    public String name() {
+        return entry.name;
+    }
+
+    @Override
+    public long size() {
+        return entry.size;
+    }
+
+    @Override
+    public boolean readOnly() {
+        return store.readOnly();
+    }
+
+    long id() {
+        return entry.id;
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer src) throws IOException {
+        checkUsable();
+        int len = src.remaining();
+        checkRange(offset, len);
+        if (len == 0) {
+            return;
+        }
+        ByteBuffer blocks;
+        long first = offset / blockSize;
+        if (offset % blockSize == 0 && len % blockSize == 0) {
+            blocks = src.slice();
+        } else {
+            long end = (offset + len + blockSize - 1) / blockSize;
+            int total = (int) ((end - first) * blockSize);
+            blocks = ByteBuffer.allocate(total);
+            // read-modify-write of the partial first and last blocks
+            ByteBuffer head = blocks.duplicate();
+            head.limit(blockSize);
+            read(first * blockSize, head);
+            if (end - 1 != first) {
+                ByteBuffer tail = blocks.duplicate();
+                tail.position(total - blockSize);
+                read((end - 1) * blockSize, tail);
+            }
+            ByteBuffer at = blocks.duplicate();
+            at.position((int) (offset - first * blockSize));
+            at.put(src.duplicate());
+            blocks.clear();
+        }
+        writeBlocks(first, blocks);
+        src.position(src.limit());
+        store.afterWrite();
+    }
+
+    private void writeBlocks(long firstLba, ByteBuffer blocks) throws IOException {
+        Log log = store.log();
+        int nBlocks = blocks.remaining() / blockSize;
+        int align = Math.min(blockSize, 4096);
+        CRC32C crc = new CRC32C();
+        store.beginWrite();
+        try {
+            long gen = store.openGeneration();
+            int done = 0;
+            while (done < nBlocks) {
+                int n = Math.min(Extent.MAX_BLOCKS, nBlocks - done);
+                ByteBuffer chunk = blocks.duplicate();
+                chunk.position(blocks.position() + done * blockSize).limit(blocks.position() + (done + n) * blockSize);
+                int[] crcs = new int[n];
+                for (int i = 0; i < n; i++) {
+                    ByteBuffer b = chunk.duplicate();
+                    b.position(chunk.position() + i * blockSize).limit(chunk.position() + (i + 1) * blockSize);
+                    crc.reset();
+                    crc.update(b);
+                    crcs[i] = (int) crc.getValue();
+                }
+                long addr = log.allocateData(n * blockSize, align);
+                try {
+                    log.writeData(addr, chunk);
+                } catch (IOException e) {
+                    throw store.writeFailed(e);
+                }
+                lock.writeLock().lock();
+                try {
+                    map.insert(firstLba + done, new Extent(n, addr, gen, crcs));
+                } finally {
+                    lock.writeLock().unlock();
+                }
+                store.wrote(this, addr, firstLba + done, n, (long) n * blockSize);
+                done += n;
+            }
+        } finally {
+            store.endWrite();
+        }
+    }
+
+    /** Discards a range: whole blocks become holes; partial edge blocks are zeroed in place. */
+    @Override
+    public void trim(long offset, long length) throws IOException {
+        checkUsable();
+        checkRange(offset, length);
+        if (length == 0) {
+            return;
+        }
+        long firstFull = (offset + blockSize - 1) / blockSize;
+        long endFull = (offset + length) / blockSize;
+        if (firstFull >= endFull) {
+            write(offset, ByteBuffer.allocate((int) length));
+            return;
+        }
+        long headBytes = firstFull * blockSize - offset;
+        if (headBytes > 0) {
+            write(offset, ByteBuffer.allocate((int) headBytes));
+        }
+        long tailBytes = offset + length - endFull * blockSize;
+        if (tailBytes > 0) {
+            write(endFull * blockSize, ByteBuffer.allocate((int) tailBytes));
+        }
+        store.beginWrite();
+        try {
+            lock.writeLock().lock();
+            try {
+                map.punch(firstFull, endFull - firstFull);
+            } finally {
+                lock.writeLock().unlock();
+            }
+            store.wrote(this, 0, firstFull, 0, 0);
+        } finally {
+            store.endWrite();
+        }
+        store.afterWrite();
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length) throws IOException {
+        trim(offset, length);
+    }
+
+    @Override
+    public void flush() throws IOException {
+        checkUsable();
+        store.flush();
+    }
+
     /** Grows or shrinks the volume; shrinking discards what lies past the new end. */
-    public void resize(long newSize) throws IOException { throw new UnsupportedOperationException(); }
+    public void resize(long newSize) throws IOException {
+        store.resizeVolume(entry.name, newSize);
+    }
+
+    @Override
+    public String toString() {
+        return "Volume[" + entry.name + ", " + entry.size + " bytes]";
+    }
 }

@@ -1,0 +1,180 @@
+package dev.varve.engine;
+
+import dev.varve.engine.btree.Extent;
+import dev.varve.engine.btree.ExtentMap;
+import dev.varve.engine.log.Log;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.zip.CRC32C;
+
+/**
+ * Reading through an extent map: shared by volume heads and snapshot views. The map is
+ * consulted under a read lock that is never held across I/O, so readers do not wait for
+ * writers' data or for commits.
+ */
+abstract sealed class MappedDevice implements BlockDevice permits Volume, SnapshotDevice {
+    private static final ThreadLocal<ByteBuffer> SCRATCH = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(256 * 1024));
+
+    final Store store;
+    final int blockSize;
+    final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    ExtentMap map;
+
+    MappedDevice(Store store, int blockSize, ExtentMap map) {
+        this.store = store;
+        this.blockSize = blockSize;
+        this.map = map;
+    }
+
+    @Override
+    public int blockSize() {
+        return blockSize;
+    }
+
+    abstract void checkUsable() throws IOException;
+
+    void checkRange(long offset, long length) throws IOException {
+        long size = size();
+        if (offset < 0 || length < 0 || offset > size || length > size - offset) {
+            throw new IllegalArgumentException("range [" + offset + ", " + (offset + length) + ") is outside "
+                    + name() + ", whose size is " + size + " bytes; nothing was done");
+        }
+    }
+
+    /** One piece of a mapped range: a hole, or blocks of an extent. */
+    private record Run(long lba, long count, Extent extent, int skip) {
+    }
+
+    private List<Run> runs(long lba, long count) throws IOException {
+        List<Run> out = new ArrayList<>();
+        lock.readLock().lock();
+        try {
+            map.map(lba, count, (l, c, e, s) -> out.add(new Run(l, c, e, s)));
+        } finally {
+            lock.readLock().unlock();
+        }
+        return out;
+    }
+
+    @Override
+    public void read(long offset, ByteBuffer dst) throws IOException {
+        checkUsable();
+        int len = dst.remaining();
+        checkRange(offset, len);
+        if (len == 0) {
+            return;
+        }
+        long first = offset / blockSize;
+        long end = (offset + len + blockSize - 1) / blockSize;
+        int base = dst.position();
+        Log log = store.log();
+        CRC32C crc = new CRC32C();
+        for (Run r : runs(first, end - first)) {
+            long runStart = r.lba * blockSize;
+            long runEnd = (r.lba + r.count) * blockSize;
+            long from = Math.max(runStart, offset);
+            long to = Math.min(runEnd, offset + len);
+            int dstAt = base + (int) (from - offset);
+            int n = (int) (to - from);
+            if (r.extent == null) {
+                zero(dst, dstAt, n);
+                continue;
+            }
+            int bytes = (int) (r.count * blockSize);
+            ByteBuffer scratch = scratch(bytes);
+            log.readData(r.extent.address + (long) r.skip * blockSize, scratch);
+            for (int i = 0; i < r.count; i++) {
+                crc.reset();
+                ByteBuffer blk = scratch.duplicate();
+                blk.limit((i + 1) * blockSize).position(i * blockSize);
+                crc.update(blk);
+                int want = r.extent.crc(r.skip + i);
+                if ((int) crc.getValue() != want) {
+                    long addr = r.extent.address + (long) (r.skip + i) * blockSize;
+                    throw store.corrupted(new CorruptionException(
+                            log.segment(LogAddress.segment(addr)).file.path(), addr,
+                            "data block " + (r.lba + i) + " of " + name() + " fails its checksum (expected "
+                                    + Integer.toHexString(want) + ", found " + Integer.toHexString((int) crc.getValue()) + ")"));
+                }
+            }
+            ByteBuffer src = scratch.duplicate();
+            src.position((int) (from - runStart)).limit((int) (from - runStart) + n);
+            ByteBuffer d = dst.duplicate();
+            d.position(dstAt);
+            d.put(src);
+        }
+        dst.position(base + len);
+    }
+
+    private static void zero(ByteBuffer dst, int at, int n) {
+        ByteBuffer d = dst.duplicate();
+        d.position(at);
+        while (n >= 8) {
+            d.putLong(0L);
+            n -= 8;
+        }
+        while (n-- > 0) {
+            d.put((byte) 0);
+        }
+    }
+
+    static ByteBuffer scratch(int bytes) {
+        ByteBuffer b = SCRATCH.get();
+        if (b.capacity() < bytes) {
+            b = ByteBuffer.allocateDirect(Math.max(bytes, b.capacity() * 2));
+            SCRATCH.set(b);
+        }
+        b.clear().limit(bytes);
+        return b;
+    }
+
+    @Override
+    public void mapAllocation(long offset, long length, AllocationVisitor visitor) throws IOException {
+        checkUsable();
+        checkRange(offset, length);
+        if (length == 0) {
+            return;
+        }
+        long first = offset / blockSize;
+        long end = (offset + length + blockSize - 1) / blockSize;
+        long runFrom = -1;
+        long runTo = -1;
+        boolean runAlloc = false;
+        for (Run r : runs(first, end - first)) {
+            long from = Math.max(r.lba * blockSize, offset);
+            long to = Math.min((r.lba + r.count) * blockSize, offset + length);
+            boolean alloc = r.extent != null;
+            if (runFrom >= 0 && alloc == runAlloc && from == runTo) {
+                runTo = to;
+            } else {
+                if (runFrom >= 0) {
+                    visitor.run(runFrom, runTo - runFrom, runAlloc);
+                }
+                runFrom = from;
+                runTo = to;
+                runAlloc = alloc;
+            }
+        }
+        if (runFrom >= 0) {
+            visitor.run(runFrom, runTo - runFrom, runAlloc);
+        }
+    }
+
+    /** Blocks mapped to data (not holes); walks the whole map. */
+    public long allocatedBlocks() throws IOException {
+        long[] n = {0};
+        lock.readLock().lock();
+        try {
+            map.tree().scan(Long.MIN_VALUE, (k, e) -> {
+                n[0] += e.blocks;
+                return true;
+            });
+        } finally {
+            lock.readLock().unlock();
+        }
+        return n[0];
+    }
+}

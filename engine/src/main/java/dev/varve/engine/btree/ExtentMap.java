@@ -1,0 +1,111 @@
+package dev.varve.engine.btree;
+
+import java.io.IOException;
+import org.agrona.collections.LongArrayList;
+
+/**
+ * A volume's map from logical block number to {@link Extent}s, over a {@link CowTree}. Extents
+ * never overlap; blocks no extent covers are holes and read as zeros.
+ */
+public final class ExtentMap {
+    private final CowTree<Extent> tree;
+    private final int blockSize;
+
+    public ExtentMap(CowTree<Extent> tree, int blockSize) {
+        this.tree = tree;
+        this.blockSize = blockSize;
+    }
+
+    public CowTree<Extent> tree() {
+        return tree;
+    }
+
+    /** Receives the runs of a mapped range in order: an extent piece, or a hole (extent null). */
+    @FunctionalInterface
+    public interface RunVisitor {
+        /**
+         * @param lba    first logical block of the run
+         * @param count  blocks in the run
+         * @param extent the extent holding it, or null for a hole
+         * @param skip   index of the run's first block inside the extent
+         */
+        void run(long lba, long count, Extent extent, int skip) throws IOException;
+    }
+
+    /** Visits every run of {@code [lba, lba+count)}, holes included, in order. */
+    public void map(long lba, long count, RunVisitor visitor) throws IOException {
+        long end = lba + count;
+        long[] cursor = {lba};
+        tree.scan(lba, (key, e) -> {
+            long eEnd = key + e.blocks;
+            if (eEnd <= cursor[0]) {
+                return true;
+            }
+            if (key >= end) {
+                return false;
+            }
+            if (key > cursor[0]) {
+                visitor.run(cursor[0], key - cursor[0], null, 0);
+                cursor[0] = key;
+            }
+            long stop = Math.min(eEnd, end);
+            visitor.run(cursor[0], stop - cursor[0], e, (int) (cursor[0] - key));
+            cursor[0] = stop;
+            return stop < end;
+        });
+        if (cursor[0] < end) {
+            visitor.run(cursor[0], end - cursor[0], null, 0);
+        }
+    }
+
+    /** Maps {@code [lba, lba+e.blocks)} to {@code e}, replacing whatever was there. */
+    public void insert(long lba, Extent e) throws IOException {
+        punch(lba, e.blocks);
+        long prev = tree.floorKey(lba - 1);
+        if (prev != Long.MIN_VALUE) {
+            Extent p = tree.get(prev);
+            if (prev + p.blocks == lba && p.birth == e.birth && p.blocks + e.blocks <= Extent.MAX_BLOCKS
+                    && p.address + (long) p.blocks * blockSize == e.address) {
+                tree.put(prev, p.concat(e));
+                return;
+            }
+        }
+        tree.put(lba, e);
+    }
+
+    /** Unmaps {@code [lba, lba+count)}: afterwards it is a hole. */
+    public void punch(long lba, long count) throws IOException {
+        long end = lba + count;
+        long f = tree.floorKey(lba);
+        if (f != Long.MIN_VALUE && f < lba) {
+            Extent e = tree.get(f);
+            long eEnd = f + e.blocks;
+            if (eEnd > lba) {
+                tree.put(f, e.slice(0, (int) (lba - f), blockSize));
+                if (eEnd > end) {
+                    tree.put(end, e.slice((int) (end - f), (int) (eEnd - end), blockSize));
+                    return;
+                }
+            }
+        }
+        LongArrayList keys = new LongArrayList();
+        tree.scan(lba, (key, e) -> {
+            if (key >= end) {
+                return false;
+            }
+            if (key >= lba) {
+                keys.addLong(key);
+            }
+            return true;
+        });
+        for (int i = 0; i < keys.size(); i++) {
+            long k = keys.getLong(i);
+            Extent e = tree.get(k);
+            tree.remove(k);
+            long eEnd = k + e.blocks;
+            if (eEnd > end) {
+                tree.put(end, e.slice((int) (end - k), (int) (eEnd - end), blockSize));
+            }
+        }
+    }
+}

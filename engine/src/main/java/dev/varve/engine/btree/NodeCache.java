@@ -1,0 +1,96 @@
+package dev.varve.engine.btree;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import dev.varve.engine.CorruptionException;
+import dev.varve.engine.LogAddress;
+import dev.varve.engine.format.RecordLayout;
+import dev.varve.engine.log.Log;
+import java.io.IOException;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * Clean nodes by address. Nodes never change once written, so the cache needs no
+ * invalidation. Memory is bounded by weight (about three times a node's encoded size), not
+ * by disk size. Nodes written by a commit whose bytes are not yet in the file are pinned
+ * here until they are.
+ */
+public final class NodeCache implements NodeSource {
+    private final Log log;
+    private final Cache<Long, Node<?>> cache;
+    private final Map<Long, Node<?>> pinned = new ConcurrentHashMap<>();
+
+    public NodeCache(Log log, long maxBytes) {
+        this.log = log;
+        this.cache = Caffeine.newBuilder()
+                .maximumWeight(Math.max(1, maxBytes))
+                .weigher((Long k, Node<?> n) -> Math.max(1, n.length * 3))
+                .build();
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public <V> Node<V> load(TreeKind kind, ValueCodec<V> codec, long address, int length, long generation)
+            throws IOException {
+        Node<?> n = pinned.get(address);
+        if (n == null) {
+            n = cache.getIfPresent(address);
+        }
+        if (n == null) {
+            n = read(kind, codec, address, length, generation);
+            cache.put(address, n);
+        } else if (n.length != length || n.generation != generation) {
+            throw new CorruptionException(null, address, "pointer expects length " + length + " generation "
+                    + generation + ", cached node has " + n.length + "/" + n.generation);
+        }
+        return (Node<V>) n;
+    }
+
+    /** Reads and verifies a node record without caching it (fsck uses this). */
+    public <V> Node<V> read(TreeKind kind, ValueCodec<V> codec, long address, int length, long generation)
+            throws IOException {
+        UnsafeBuffer u = log.readRecord(address, length);
+        byte type = u.getByte(RecordLayout.TYPE_OFFSET);
+        long gen = u.getLong(RecordLayout.GENERATION_OFFSET);
+        var path = log.segment(LogAddress.segment(address)).file.path();
+        if (type != kind.leafType && type != kind.interiorType) {
+            throw new CorruptionException(path, address, "expected a " + kind.name().toLowerCase()
+                    + " node, found a " + RecordLayout.typeName(type) + " record");
+        }
+        if (gen != generation) {
+            throw new CorruptionException(path, address, "pointer expects generation " + generation
+                    + ", record has generation " + gen + " (stale or misdirected write)");
+        }
+        try {
+            Node<V> n = Node.decode(type == kind.leafType, codec, u, RecordLayout.HEADER_BYTES,
+                    length - RecordLayout.HEADER_BYTES);
+            n.address = address;
+            n.length = length;
+            n.generation = gen;
+            return n;
+        } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
+            throw new CorruptionException(path, address, "node does not decode: " + e.getMessage());
+        }
+    }
+
+    public void pin(List<Node<?>> nodes) {
+        for (Node<?> n : nodes) {
+            pinned.put(n.address, n);
+        }
+    }
+
+    /** The pinned nodes are in the file now: move them to the bounded cache. */
+    public void unpin(List<Node<?>> nodes) {
+        for (Node<?> n : nodes) {
+            cache.put(n.address, n);
+            pinned.remove(n.address);
+        }
+    }
+
+    public long estimatedSize() {
+        return cache.estimatedSize();
+    }
+}
