@@ -1,0 +1,167 @@
+package dev.varve.fsck;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.varve.engine.Store;
+import dev.varve.engine.StoreOptions;
+import dev.varve.engine.Volume;
+import dev.varve.engine.format.SegmentLayout;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class FsckTest {
+    @TempDir
+    Path dir;
+
+    private Path build() throws IOException {
+        Path s = dir.resolve("store");
+        Random r = new Random(42);
+        try (Store store = Store.create(s, StoreOptions.defaults().withSegmentSize(1 << 20))) {
+            Volume v = store.createVolume("vm", 64L << 20);
+            for (int i = 0; i < 200; i++) {
+                byte[] b = new byte[4096 * (1 + r.nextInt(4))];
+                r.nextBytes(b);
+                v.write(4096L * r.nextInt(10_000), b, 0, b.length);
+                if (i % 50 == 49) {
+                    store.snapshot("vm", "s" + i, Map.of("note", "snapshot " + i));
+                }
+            }
+            store.clone("vm", "s49", "vm2").write(0, new byte[4096], 0, 4096);
+        }
+        return s;
+    }
+
+    private static Map<String, String> digests(Path s) throws Exception {
+        Map<String, String> m = new TreeMap<>();
+        try (Stream<Path> files = Files.list(s)) {
+            for (Path p : files.toList()) {
+                MessageDigest md = MessageDigest.getInstance("SHA-256");
+                m.put(p.getFileName().toString(), java.util.HexFormat.of().formatHex(md.digest(Files.readAllBytes(p))));
+            }
+        }
+        return m;
+    }
+
+    private static Path segmentOfKind(Path s, int kind) throws IOException {
+        try (Stream<Path> files = Files.list(s)) {
+            for (Path p : files.sorted().toList()) {
+                if (p.toString().endsWith(".seg")) {
+                    ByteBuffer b = ByteBuffer.allocate(16).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                    try (FileChannel ch = FileChannel.open(p)) {
+                        ch.read(b, 0);
+                    }
+                    if (b.getInt(SegmentLayout.KIND_OFFSET) == kind) {
+                        return p;
+                    }
+                }
+            }
+        }
+        throw new AssertionError("no segment of kind " + kind);
+    }
+
+    private static void flip(Path file, long offset) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            ByteBuffer b = ByteBuffer.allocate(1);
+            ch.read(b, offset);
+            b.put(0, (byte) (b.get(0) ^ 0x10));
+            b.rewind();
+            ch.write(b, offset);
+        }
+    }
+
+    @Test
+    void cleanStoreIsCleanAndCheckChangesNoByte() throws Exception {
+        Path s = build();
+        Map<String, String> before = digests(s);
+        Report r = Fsck.check(s);
+        assertTrue(r.clean(), r.summary());
+        assertEquals(0, r.exitCode());
+        assertEquals(2, r.volumes());
+        assertEquals(4, r.snapshots());
+        assertTrue(r.dataBlocks() > 200, r.summary());
+        assertEquals(before, digests(s), "check mode must not change a byte");
+    }
+
+    @Test
+    void flippedDataBitIsFoundAndAttributed() throws Exception {
+        Path s = build();
+        Path data = segmentOfKind(s, SegmentLayout.KIND_DATA);
+        flip(data, SegmentLayout.HEADER_BYTES + 100);
+        Report r = Fsck.check(s);
+        assertFalse(r.clean());
+        assertEquals(4, r.exitCode());
+        Problem p = r.problems().stream().filter(x -> x.kind().equals("data-checksum")).findFirst().orElseThrow();
+        assertTrue(p.affected().contains("vm"), p.toString());
+        assertTrue(p.affected().contains("bytes"), p.toString());
+    }
+
+    @Test
+    void flippedMetadataBitIsFound() throws Exception {
+        Path s = build();
+        Path meta = segmentOfKind(s, SegmentLayout.KIND_META);
+        long size = Files.size(meta);
+        // flip bits spread over the committed metadata: every one must be noticed
+        Random r = new Random(7);
+        int found = 0;
+        for (int i = 0; i < 20; i++) {
+            Path copy = dir.resolve("copy" + i);
+            Files.createDirectories(copy);
+            try (Stream<Path> files = Files.list(s)) {
+                for (Path p : files.toList()) {
+                    Files.copy(p, copy.resolve(p.getFileName()));
+                }
+            }
+            long off = SegmentLayout.HEADER_BYTES + (long) (r.nextDouble() * (size - SegmentLayout.HEADER_BYTES - 1));
+            flip(copy.resolve(meta.getFileName()), off);
+            Report rep = Fsck.check(copy);
+            if (!rep.problems().isEmpty()) {
+                found++;
+            }
+        }
+        assertEquals(20, found, "every flipped metadata bit is reported");
+    }
+
+    @Test
+    void missingSegmentAndBadSuperblocksAreReported() throws Exception {
+        Path s = build();
+        Files.delete(segmentOfKind(s, SegmentLayout.KIND_DATA));
+        Report r = Fsck.check(s);
+        assertTrue(r.problems().stream().anyMatch(p -> p.kind().equals("data-missing")), r.summary());
+
+        Path t = dir.resolve("t");
+        try (Store store = Store.create(t)) {
+            store.createVolume("x", 1 << 20);
+        }
+        flip(t.resolve("SUPERBLOCK"), 20);
+        Report one = Fsck.check(t);
+        assertEquals(1, one.errors(), one.summary());
+        flip(t.resolve("SUPERBLOCK"), 4096 + 20);
+        Report both = Fsck.check(t);
+        assertTrue(both.problems().stream().anyMatch(p -> p.message().contains("both")), both.summary());
+    }
+
+    @Test
+    void reopenedStoreReadsWhatFsckCalledClean() throws Exception {
+        Path s = build();
+        assertTrue(Fsck.check(s).clean());
+        try (Store store = Store.open(s)) {
+            byte[] a = new byte[4096];
+            store.volume("vm2").read(0, a, 0, a.length);
+            assertArrayEquals(new byte[4096], a);
+        }
+    }
+}
