@@ -40,7 +40,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
-import java.util.stream.Stream;
 
 /**
  * A Varve store: a directory holding a log of segment files and two superblock copies, with
@@ -135,16 +134,16 @@ public final class Store implements AutoCloseable {
         if (options.segmentSize() < (1 << 20) || options.segmentSize() > (1L << 32)) {
             throw new IllegalArgumentException("segment size must be between 1 MiB and 4 GiB, got " + options.segmentSize());
         }
-        Files.createDirectories(dir);
-        if (Files.exists(dir.resolve(SuperblockLayout.FILE_NAME))) {
+        Storage storage = options.storageFactory().apply(dir);
+        storage.createRoot();
+        if (storage.exists(SuperblockLayout.FILE_NAME)) {
             throw new NameExistsException(dir + " already holds a Varve store; open it instead");
         }
-        try (Stream<Path> s = Files.list(dir)) {
-            if (s.anyMatch(p -> !p.getFileName().toString().equals(LOCK_FILE))) {
+        for (String name : storage.list()) {
+            if (!name.equals(LOCK_FILE)) {
                 throw new VarveException(dir + " is not empty; create a store in a new or empty directory");
             }
         }
-        Storage storage = options.storageFactory().apply(dir);
         Closeable lock = takeLock(storage);
         try {
             UUID uuid = UUID.randomUUID();
@@ -176,11 +175,11 @@ public final class Store implements AutoCloseable {
     }
 
     public static Store open(Path dir, StoreOptions options) throws IOException {
-        if (!Files.isDirectory(dir)) {
+        Storage storage = options.storageFactory().apply(dir);
+        if (!storage.rootExists()) {
             throw new NotAStoreException(dir + " does not exist or is not a directory; create a store with 'varve init "
                     + dir + "'");
         }
-        Storage storage = options.storageFactory().apply(dir);
         Superblock sb = Superblock.readNewest(storage);
         Closeable lock = takeLock(storage);
         Log log = null;
@@ -282,8 +281,15 @@ public final class Store implements AutoCloseable {
         }
     }
 
+    /**
+     * A data write failed part-way: some of its runs may be in the tree already. The store
+     * refuses further writes and commits until reopened, so the torn write never becomes
+     * durable; reopening gives the last commit.
+     */
     IOException writeFailed(IOException e) {
-        return Log.translateIo(e, "writing data");
+        IOException t = Log.translateIo(e, "writing data");
+        failure = t;
+        return t;
     }
 
     CorruptionException corrupted(CorruptionException e) {

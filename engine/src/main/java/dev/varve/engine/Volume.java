@@ -107,8 +107,9 @@ public final class Volume extends MappedDevice {
                     crc.update(b);
                     crcs[i] = (int) crc.getValue();
                 }
-                long addr = log.allocateData(n * blockSize, align);
+                long addr;
                 try {
+                    addr = log.allocateData(n * blockSize, align);
                     log.writeData(addr, chunk);
                 } catch (IOException e) {
                     throw store.writeFailed(e);
@@ -116,6 +117,9 @@ public final class Volume extends MappedDevice {
                 lock.writeLock().lock();
                 try {
                     map.insert(firstLba + done, new Extent(n, addr, gen, crcs));
+                } catch (IOException e) {
+                    // an earlier run of this write is in the map already: the write is torn
+                    throw done > 0 ? store.writeFailed(e) : e;
                 } finally {
                     lock.writeLock().unlock();
                 }
@@ -141,25 +145,54 @@ public final class Volume extends MappedDevice {
             write(offset, ByteBuffer.allocate((int) length));
             return;
         }
+        // read both partial edge blocks before changing anything, so a failed read leaves the
+        // volume as it was rather than half-trimmed
         long headBytes = firstFull * blockSize - offset;
-        if (headBytes > 0) {
-            write(offset, ByteBuffer.allocate((int) headBytes));
-        }
         long tailBytes = offset + length - endFull * blockSize;
-        if (tailBytes > 0) {
-            write(endFull * blockSize, ByteBuffer.allocate((int) tailBytes));
-        }
-        store.beginWrite();
-        try {
-            lock.writeLock().lock();
-            try {
-                map.punch(firstFull, endFull - firstFull);
-            } finally {
-                lock.writeLock().unlock();
+        ByteBuffer head = null;
+        ByteBuffer tail = null;
+        if (headBytes > 0) {
+            head = ByteBuffer.allocate(blockSize);
+            read((firstFull - 1) * blockSize, head);
+            head.position((int) (blockSize - headBytes));
+            while (head.hasRemaining()) {
+                head.put((byte) 0);
             }
-            store.wrote(this, 0, firstFull, 0, 0);
-        } finally {
-            store.endWrite();
+            head.flip();
+        }
+        if (tailBytes > 0) {
+            tail = ByteBuffer.allocate(blockSize);
+            read(endFull * blockSize, tail);
+            tail.clear();
+            for (int i = 0; i < tailBytes; i++) {
+                tail.put(i, (byte) 0);
+            }
+        }
+        boolean changed = false;
+        try {
+            if (head != null) {
+                writeBlocks(firstFull - 1, head);
+                changed = true;
+            }
+            if (tail != null) {
+                writeBlocks(endFull, tail);
+                changed = true;
+            }
+            store.beginWrite();
+            try {
+                lock.writeLock().lock();
+                try {
+                    map.punch(firstFull, endFull - firstFull);
+                } finally {
+                    lock.writeLock().unlock();
+                }
+                store.wrote(this, 0, firstFull, 0, 0);
+            } finally {
+                store.endWrite();
+            }
+        } catch (IOException e) {
+            // part of the trim is in the map already: refuse to commit a half-trimmed range
+            throw changed ? store.writeFailed(e) : e;
         }
         store.afterWrite();
     }

@@ -44,11 +44,13 @@ import org.agrona.concurrent.UnsafeBuffer;
  */
 public final class Fsck {
     private final Path dir;
+    private final Storage storage;
     private final boolean fast;
     private final Report report = new Report();
 
-    private Fsck(Path dir, boolean fast) {
-        this.dir = dir;
+    private Fsck(Storage storage, boolean fast) {
+        this.storage = storage;
+        this.dir = storage.root();
         this.fast = fast;
     }
 
@@ -58,7 +60,12 @@ public final class Fsck {
 
     /** Checks a store that no process has open. Never throws for damage: it is reported. */
     public static Report check(Path dir, boolean fast) {
-        Fsck f = new Fsck(dir, fast);
+        return check(new FileStorage(dir), fast);
+    }
+
+    /** Checks through any storage (tests check crash images held in memory). */
+    public static Report check(Storage storage, boolean fast) {
+        Fsck f = new Fsck(storage, fast);
         try {
             f.run();
         } catch (IOException | RuntimeException e) {
@@ -68,7 +75,6 @@ public final class Fsck {
     }
 
     private void run() throws IOException {
-        Storage storage = new FileStorage(dir);
         Superblock sb = superblocks(storage);
         if (sb == null) {
             return;
@@ -79,6 +85,10 @@ public final class Fsck {
             } catch (CorruptionException e) {
                 report.error("segment-header", LogAddress.segment(e.address()), 0, e.getMessage(), null);
                 return;
+            }
+            for (var u : log.unusableSegments().entrySet()) {
+                report.warning("segment-header", u.getKey(), 0, u.getValue()
+                        + " (an error only if a tree points into it; such pointers are reported below)");
             }
             scanMetaSegments(log);
             CommitInfo start;

@@ -94,6 +94,16 @@ public final class FileStorage implements Storage {
         return dir;
     }
 
+    @Override
+    public boolean rootExists() {
+        return Files.isDirectory(dir);
+    }
+
+    @Override
+    public void createRoot() throws IOException {
+        Files.createDirectories(dir);
+    }
+
     private static final class ChannelFile implements StorageFile {
         private final Path path;
         private final FileChannel ch;

@@ -38,4 +38,10 @@ public interface Storage {
 
     /** The directory the storage stands for. */
     Path root();
+
+    /** True when the directory exists. */
+    boolean rootExists();
+
+    /** Creates the directory (and its parents) if missing. */
+    void createRoot() throws IOException;
 }

@@ -32,6 +32,8 @@ public final class Log implements Closeable {
     private final long uuidLo;
     private final long segmentSize;
     private final Map<Long, Segment> segments = new ConcurrentHashMap<>();
+    /** Segment files whose header is unusable, with why; an error only if something points in. */
+    private final Map<Long, String> unusable = new ConcurrentHashMap<>();
     private Set<Segment> dirtyData = ConcurrentHashMap.newKeySet();
     private long nextSegmentId;
 
@@ -67,9 +69,16 @@ public final class Log implements Closeable {
                 continue;
             }
             StorageFile f = storage.open(name, false);
-            int kind = readHeader(f, id);
-            segments.put(id, new Segment(id, kind, f));
             max = Math.max(max, id);
+            try {
+                int kind = readHeader(f, id);
+                segments.put(id, new Segment(id, kind, f));
+            } catch (CorruptionException e) {
+                // a segment whose creation a crash interrupted holds nothing any commit can
+                // point at; it is only an error if something does (reported on use, and by fsck)
+                unusable.put(id, e.getMessage());
+                f.close();
+            }
         }
         synchronized (this) {
             nextSegmentId = Math.max(nextSegmentId, max + 1);
@@ -79,13 +88,10 @@ public final class Log implements Closeable {
     private int readHeader(StorageFile f, long id) throws IOException {
         ByteBuffer b = ByteBuffer.allocate(SegmentLayout.CRC_OFFSET + SegmentLayout.CRC_BYTES).order(ByteOrder.LITTLE_ENDIAN);
         int n = f.read(b, 0);
-        if (n < b.capacity()) {
-            // a segment created just before a crash may be empty: only a later commit could
-            // have referred to it, and that commit was never completed
-            return 0;
-        }
         String what = null;
-        if (b.getLong(SegmentLayout.MAGIC_OFFSET) != SegmentLayout.MAGIC) {
+        if (n < b.capacity()) {
+            what = "segment header is incomplete (" + n + " bytes)";
+        } else if (b.getLong(SegmentLayout.MAGIC_OFFSET) != SegmentLayout.MAGIC) {
             what = "bad segment magic";
         } else if (crc(b, 0, SegmentLayout.CRC_OFFSET) != b.getInt(SegmentLayout.CRC_OFFSET)) {
             what = "segment header checksum mismatch";
@@ -143,11 +149,19 @@ public final class Log implements Closeable {
 
     public Segment segment(long id) throws CorruptionException {
         Segment s = segments.get(id);
+        if (s == null && unusable.containsKey(id)) {
+            throw new CorruptionException(storage.path(SegmentLayout.fileName(id)), LogAddress.of(id, 0), unusable.get(id));
+        }
         if (s == null) {
             throw new CorruptionException(storage.path(SegmentLayout.fileName(id)), LogAddress.of(id, 0),
                     "segment file is missing");
         }
         return s;
+    }
+
+    /** Segment files with an unusable header, and why. */
+    public Map<Long, String> unusableSegments() {
+        return unusable;
     }
 
     public List<Segment> segments() {
