@@ -90,7 +90,6 @@ public final class Fsck {
                 report.warning("segment-header", u.getKey(), 0, u.getValue()
                         + " (an error only if a tree points into it; such pointers are reported below)");
             }
-            scanMetaSegments(log);
             CommitInfo start;
             try {
                 start = Recovery.readCommit(log, sb.commitAddress(), sb.commitLength());
@@ -103,6 +102,7 @@ public final class Fsck {
             Recovery.Result r = Recovery.rollForward(log, start);
             CommitInfo last = r.last();
             report.lastGeneration = last.generation();
+            scanMetaSegments(log, LogAddress.segment(last.address()), LogAddress.offset(last.address()) + last.length());
             if (r.tailAfterLast()) {
                 report.warning("torn-tail", LogAddress.segment(last.address()), LogAddress.offset(last.address()) + last.length(),
                         "records after the last complete commit (an interrupted commit; it is ignored on open)");
@@ -156,34 +156,53 @@ public final class Fsck {
         return best;
     }
 
-    /** Every record of every meta segment, front to back, up to where the segment's data ends. */
-    private void scanMetaSegments(Log log) throws IOException {
+    /**
+     * Every record of every meta segment, front to back. Up to the end of the last complete
+     * commit the log must be whole: a damaged record there is an error. Past it, damage is the
+     * torn tail of an interrupted commit, which opening ignores: a warning.
+     */
+    private void scanMetaSegments(Log log, long lastSegment, long lastEnd) throws IOException {
         for (Segment s : log.segments()) {
             if (s.kind != SegmentLayout.KIND_META) {
                 continue;
             }
             long size = s.file.size();
             long p = SegmentLayout.HEADER_BYTES;
+            boolean ended = false;
             while (p + RecordLayout.HEADER_BYTES <= size) {
+                boolean committed = s.id < lastSegment || (s.id == lastSegment && p < lastEnd);
                 ByteBuffer hb = ByteBuffer.allocate(RecordLayout.HEADER_BYTES);
                 s.file.read(hb, p);
                 UnsafeBuffer h = new UnsafeBuffer(hb);
                 int len = h.getInt(RecordLayout.LENGTH_OFFSET);
                 if (h.getInt(RecordLayout.MAGIC_OFFSET) != RecordLayout.MAGIC || len < RecordLayout.HEADER_BYTES
-                        || len > RecordLayout.MAX_LENGTH || p + len > size) {
-                    // the end of what was written; whether it matters is decided by the commit chain
+                        || len > RecordLayout.MAX_LENGTH || (len & (RecordLayout.ALIGNMENT - 1)) != 0 || p + len > size) {
+                    if (committed) {
+                        report.error("record-header", s.id, p, "a record header inside the committed log is damaged"
+                                + " (bad magic or length); the rest of this segment cannot be scanned", null);
+                    }
+                    ended = true;
                     break;
                 }
                 try {
                     log.readRecord(LogAddress.of(s.id, p), len);
                     report.metaRecords++;
                 } catch (CorruptionException e) {
-                    report.warning("record-checksum", s.id, p, e.getMessage());
+                    if (committed) {
+                        report.error("record-checksum", s.id, p, e.getMessage(), null);
+                    } else {
+                        report.warning("record-checksum", s.id, p, e.getMessage() + " (past the last complete commit)");
+                    }
                 }
                 if (h.getByte(RecordLayout.TYPE_OFFSET) == RecordLayout.TYPE_NEXT_SEGMENT) {
+                    ended = true;
                     break;
                 }
                 p += len;
+            }
+            if (!ended && s.id < lastSegment && p < size) {
+                report.error("record-header", s.id, p, "the committed log ends inside this segment without a "
+                        + "next-segment record", null);
             }
         }
     }

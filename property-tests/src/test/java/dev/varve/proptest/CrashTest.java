@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
  * message carries the seed that replays it. {@code -Dvarve.soak=100} multiplies the counts.
  */
 class CrashTest {
-    private static final int SOAK = Integer.getInteger("varve.soak", 1);
+    private static final int SOAK = Soak.factor();
     private static final Path ROOT = Path.of("/mem/store");
 
     private static StoreOptions options(CrashableStorage s) {

@@ -125,6 +125,22 @@ public final class CrashableStorage implements Storage {
         return after;
     }
 
+    /** Flips one bit of a file, in its synced and its current content alike (bit rot). */
+    public synchronized void flipBit(String name, long bit) {
+        MemFile f = files.get(name);
+        int at = (int) (bit >>> 3);
+        byte mask = (byte) (1 << (bit & 7));
+        f.current[at] ^= mask;
+        if (at < f.durable.length) {
+            f.durable[at] ^= mask;
+        }
+    }
+
+    /** A copy of a file's current content. */
+    public synchronized byte[] contents(String name) {
+        return files.get(name).current.clone();
+    }
+
     private static byte[] ensure(byte[] b, long size) {
         return b.length >= size ? b : Arrays.copyOf(b, (int) size);
     }
