@@ -3,6 +3,7 @@ package dev.varve.engine;
 import dev.varve.engine.btree.CowTree;
 import dev.varve.engine.btree.Extent;
 import dev.varve.engine.btree.ExtentMap;
+import dev.varve.engine.btree.Node;
 import dev.varve.engine.btree.NodeCache;
 import dev.varve.engine.btree.TreeKind;
 import dev.varve.engine.btree.TreePointer;
@@ -395,7 +396,12 @@ public final class Store implements AutoCloseable {
                 v.lock.writeLock().lock();
                 try {
                     if (!v.destroyed) {
+                        int before = batch.writtenNodes().size();
                         v.entry.root = v.map.tree().commit(batch, v.entry.lineage);
+                        // readers of this volume find the new nodes by address from now on,
+                        // before the batch reaches the file: pin them while the lock is held
+                        List<Node<?>> fresh = batch.writtenNodes();
+                        cache.pin(fresh.subList(before, fresh.size()));
                         catalog.changed(v.entry);
                     }
                 } finally {

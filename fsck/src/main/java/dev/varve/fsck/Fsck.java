@@ -102,7 +102,7 @@ public final class Fsck {
             Recovery.Result r = Recovery.rollForward(log, start);
             CommitInfo last = r.last();
             report.lastGeneration = last.generation();
-            scanMetaSegments(log, LogAddress.segment(last.address()), LogAddress.offset(last.address()) + last.length());
+            scanMetaSegments(log, committedExtent(log, last));
             if (r.tailAfterLast()) {
                 report.warning("torn-tail", LogAddress.segment(last.address()), LogAddress.offset(last.address()) + last.length(),
                         "records after the last complete commit (an interrupted commit; it is ignored on open)");
@@ -157,52 +157,94 @@ public final class Fsck {
     }
 
     /**
-     * Every record of every meta segment, front to back. Up to the end of the last complete
-     * commit the log must be whole: a damaged record there is an error. Past it, damage is the
+     * Where the committed log lies: for each meta segment holding a commit of the chain that
+     * ends at {@code last}, the end of its newest such commit. Found by walking the chain back
+     * through each commit's pointer to its predecessor. Meta segments outside the chain (left
+     * by a commit that failed before it completed) hold nothing committed.
+     */
+    private Map<Long, Long> committedExtent(Log log, CommitInfo last) {
+        Map<Long, Long> ends = new HashMap<>();
+        CommitInfo c = last;
+        Set<Long> seen = new HashSet<>();
+        while (c != null && seen.add(c.address())) {
+            ends.merge(LogAddress.segment(c.address()), LogAddress.offset(c.address()) + c.length(), Math::max);
+            long prev = c.previous();
+            if (prev == 0) {
+                break;
+            }
+            try {
+                Segment seg = log.segment(LogAddress.segment(prev));
+                ByteBuffer hb = ByteBuffer.allocate(RecordLayout.HEADER_BYTES);
+                seg.file.read(hb, LogAddress.offset(prev));
+                int len = new UnsafeBuffer(hb).getInt(RecordLayout.LENGTH_OFFSET);
+                c = Recovery.readCommit(log, prev, len);
+            } catch (IOException | RuntimeException e) {
+                report.error("commit-chain", LogAddress.segment(prev), LogAddress.offset(prev),
+                        "an earlier commit of the chain is unreadable: " + e.getMessage(),
+                        "nothing current (older commits are what repair falls back to)");
+                break;
+            }
+        }
+        return ends;
+    }
+
+    private record Scanned(long offset, int type, String damage, boolean header) {
+    }
+
+    /**
+     * Every record of every meta segment, front to back. The committed log must be whole: a
+     * damaged record before the end of a segment's newest chained commit, or anywhere before
+     * a next-segment record that leads into the chain, is an error. Past that, damage is the
      * torn tail of an interrupted commit, which opening ignores: a warning.
      */
-    private void scanMetaSegments(Log log, long lastSegment, long lastEnd) throws IOException {
+    private void scanMetaSegments(Log log, Map<Long, Long> committedEnd) throws IOException {
         for (Segment s : log.segments()) {
             if (s.kind != SegmentLayout.KIND_META) {
                 continue;
             }
             long size = s.file.size();
             long p = SegmentLayout.HEADER_BYTES;
-            boolean ended = false;
+            List<Scanned> found = new ArrayList<>();
+            long end = committedEnd.getOrDefault(s.id, (long) SegmentLayout.HEADER_BYTES);
             while (p + RecordLayout.HEADER_BYTES <= size) {
-                boolean committed = s.id < lastSegment || (s.id == lastSegment && p < lastEnd);
                 ByteBuffer hb = ByteBuffer.allocate(RecordLayout.HEADER_BYTES);
                 s.file.read(hb, p);
                 UnsafeBuffer h = new UnsafeBuffer(hb);
                 int len = h.getInt(RecordLayout.LENGTH_OFFSET);
                 if (h.getInt(RecordLayout.MAGIC_OFFSET) != RecordLayout.MAGIC || len < RecordLayout.HEADER_BYTES
                         || len > RecordLayout.MAX_LENGTH || (len & (RecordLayout.ALIGNMENT - 1)) != 0 || p + len > size) {
-                    if (committed) {
-                        report.error("record-header", s.id, p, "a record header inside the committed log is damaged"
-                                + " (bad magic or length); the rest of this segment cannot be scanned", null);
-                    }
-                    ended = true;
+                    found.add(new Scanned(p, -1, "a record header is damaged (bad magic or length); the rest of "
+                            + "this segment cannot be scanned", true));
                     break;
                 }
+                int type = h.getByte(RecordLayout.TYPE_OFFSET);
                 try {
-                    log.readRecord(LogAddress.of(s.id, p), len);
+                    UnsafeBuffer rec = log.readRecord(LogAddress.of(s.id, p), len);
                     report.metaRecords++;
-                } catch (CorruptionException e) {
-                    if (committed) {
-                        report.error("record-checksum", s.id, p, e.getMessage(), null);
-                    } else {
-                        report.warning("record-checksum", s.id, p, e.getMessage() + " (past the last complete commit)");
+                    found.add(new Scanned(p, type, null, false));
+                    if (type == RecordLayout.TYPE_NEXT_SEGMENT) {
+                        long next = rec.getLong(RecordLayout.HEADER_BYTES);
+                        if (committedEnd.containsKey(next)) {
+                            end = Math.max(end, p + len); // a transaction group that went on into the chain
+                        }
+                        break;
                     }
-                }
-                if (h.getByte(RecordLayout.TYPE_OFFSET) == RecordLayout.TYPE_NEXT_SEGMENT) {
-                    ended = true;
-                    break;
+                } catch (CorruptionException e) {
+                    found.add(new Scanned(p, type, e.getMessage(), false));
                 }
                 p += len;
             }
-            if (!ended && s.id < lastSegment && p < size) {
-                report.error("record-header", s.id, p, "the committed log ends inside this segment without a "
-                        + "next-segment record", null);
+            for (Scanned f : found) {
+                if (f.damage == null) {
+                    continue;
+                }
+                String kind = f.header ? "record-header" : "record-checksum";
+                if (f.offset < end) {
+                    report.error(kind, s.id, f.offset, f.damage + " (inside the committed log)", null);
+                } else {
+                    report.warning(kind, s.id, f.offset, f.damage + " (past the last complete commit: an "
+                            + "interrupted commit, ignored on open)");
+                }
             }
         }
     }

@@ -1,0 +1,254 @@
+package dev.varve.proptest;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.varve.engine.BlockDevice;
+import dev.varve.engine.Store;
+import dev.varve.engine.StoreOptions;
+import dev.varve.engine.Volume;
+import dev.varve.fsck.Fsck;
+import dev.varve.fsck.Report;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Writer threads on their own volumes and on their own ranges of a shared volume, while other
+ * threads snapshot, flush, clone, read, and revert a volume of their own. Afterwards every
+ * volume equals its writers' histories; every snapshot of a written volume shows, for each
+ * writer's range, exactly the state after some prefix of that writer's writes (a snapshot is
+ * a point in time); every clone equals its snapshot; all of it again after reopening; fsck
+ * clean.
+ */
+class ConcurrencyTest {
+    private static final int WRITERS = 3;
+    private static final int RANGE = 64; // blocks per writer
+    private static final int WRITES = 4000 * Soak.factor();
+
+    /** One writer's history: block written by each sequence number (1-based). */
+    private static final class History {
+        final int[] blockOf = new int[WRITES + 1];
+
+        /** The writer's blocks after writes 1..m: block -> seq (0 = never written). */
+        Map<Integer, Long> after(long m) {
+            Map<Integer, Long> s = new HashMap<>();
+            for (int i = 1; i <= m; i++) {
+                s.put(blockOf[i], (long) i);
+            }
+            return s;
+        }
+    }
+
+    @Test
+    void concurrentWritersSnapshotsClonesRevertsAgreeWithTheirHistories(@TempDir Path tmp) throws Exception {
+        Path dir = tmp.resolve("store");
+        long seed = Long.getLong("varve.seed", System.nanoTime());
+        System.out.println("ConcurrencyTest seed " + seed);
+        StoreOptions opts = StoreOptions.defaults().withSegmentSize(8 << 20).withCommitIntervalMillis(20);
+        History[] own = new History[WRITERS];
+        History[] shared = new History[WRITERS];
+        Map<String, String> cloneOf = new ConcurrentHashMap<>();
+        List<String> snapshots = new CopyOnWriteArrayList<>();
+        List<Throwable> errors = Collections.synchronizedList(new ArrayList<>());
+        byte[] ctlModel = new byte[RANGE * Stamp.BLOCK];
+        try (Store store = Store.create(dir, opts)) {
+            for (int w = 0; w < WRITERS; w++) {
+                store.createVolume("w" + w, RANGE * Stamp.BLOCK, Stamp.BLOCK);
+                own[w] = new History();
+                shared[w] = new History();
+            }
+            store.createVolume("shared", (long) WRITERS * RANGE * Stamp.BLOCK, Stamp.BLOCK);
+            store.createVolume("ctl", ctlModel.length, 512);
+            AtomicBoolean done = new AtomicBoolean();
+            List<Thread> threads = new ArrayList<>();
+            for (int w = 0; w < WRITERS; w++) {
+                int id = w;
+                Random r = new Random(seed + w);
+                threads.add(new Thread(() -> {
+                    try {
+                        Volume mine = store.volume("w" + id);
+                        Volume sh = store.volume("shared");
+                        for (int seq = 1; seq <= WRITES; seq++) {
+                            int b = r.nextInt(RANGE);
+                            own[id].blockOf[seq] = b;
+                            byte[] d = new Stamp(id, seq, b).bytes();
+                            mine.write((long) b * Stamp.BLOCK, d, 0, d.length);
+                            int sb = id * RANGE + r.nextInt(RANGE);
+                            shared[id].blockOf[seq] = sb;
+                            byte[] e = new Stamp(id, seq, sb).bytes();
+                            sh.write((long) sb * Stamp.BLOCK, e, 0, e.length);
+                            if (seq % 10 == 0) {
+                                Thread.sleep(1); // let the control thread interleave many operations
+                            }
+                        }
+                    } catch (Throwable t) {
+                        errors.add(t);
+                    }
+                }, "writer-" + w));
+            }
+            Thread control = new Thread(() -> {
+                Random r = new Random(seed ^ 0xC0FFEE);
+                List<String> ctlSnaps = new ArrayList<>();
+                Map<String, byte[]> ctlSnapModel = new HashMap<>();
+                int n = 0;
+                try {
+                    Volume ctl = store.volume("ctl");
+                    while (!done.get()) {
+                        n++;
+                        switch (r.nextInt(6)) {
+                            case 0, 1 -> {
+                                String v = r.nextBoolean() ? "shared" : "w" + r.nextInt(WRITERS);
+                                store.snapshot(v, "s" + n, Map.of());
+                                snapshots.add(v + "@s" + n);
+                            }
+                            case 2 -> store.flush();
+                            case 3 -> {
+                                if (!snapshots.isEmpty()) {
+                                    String s = snapshots.get(r.nextInt(snapshots.size()));
+                                    int at = s.indexOf('@');
+                                    store.clone(s.substring(0, at), s.substring(at + 1), "c" + n);
+                                    cloneOf.put("c" + n, s);
+                                }
+                            }
+                            default -> {
+                                // the control thread's own volume: write, snapshot, revert
+                                int off = r.nextInt(ctlModel.length - 5000);
+                                byte[] d = new byte[1 + r.nextInt(5000)];
+                                r.nextBytes(d);
+                                ctl.write(off, d, 0, d.length);
+                                System.arraycopy(d, 0, ctlModel, off, d.length);
+                                if (r.nextInt(3) == 0) {
+                                    store.snapshot("ctl", "k" + n, Map.of());
+                                    ctlSnaps.add("k" + n);
+                                    ctlSnapModel.put("k" + n, ctlModel.clone());
+                                } else if (!ctlSnaps.isEmpty() && r.nextInt(3) == 0) {
+                                    String s = ctlSnaps.get(r.nextInt(ctlSnaps.size()));
+                                    store.revert("ctl", s, null);
+                                    System.arraycopy(ctlSnapModel.get(s), 0, ctlModel, 0, ctlModel.length);
+                                }
+                            }
+                        }
+                        Thread.sleep(1);
+                    }
+                } catch (Throwable t) {
+                    errors.add(t);
+                }
+            }, "control");
+            Thread reader = new Thread(() -> {
+                Random r = new Random(seed ^ 0xBEEF);
+                byte[] buf = new byte[8 * Stamp.BLOCK];
+                try {
+                    while (!done.get()) {
+                        String v = r.nextBoolean() ? "shared" : "w" + r.nextInt(WRITERS);
+                        BlockDevice d = store.device(v);
+                        long blocks = d.size() / Stamp.BLOCK;
+                        long b = r.nextInt((int) blocks - 8);
+                        d.read(b * Stamp.BLOCK, buf, 0, buf.length);
+                        for (int i = 0; i < 8; i++) {
+                            Stamp.parse(buf, i * Stamp.BLOCK, b + i); // never torn, never foreign
+                        }
+                    }
+                } catch (Throwable t) {
+                    errors.add(t);
+                }
+            }, "reader");
+            threads.forEach(Thread::start);
+            control.start();
+            reader.start();
+            for (Thread t : threads) {
+                t.join();
+            }
+            done.set(true);
+            control.join();
+            reader.join();
+            if (!errors.isEmpty()) {
+                AssertionError e = new AssertionError("seed " + seed + ": " + errors.get(0), errors.get(0));
+                errors.forEach(e::addSuppressed);
+                throw e;
+            }
+            verifyAll(store, own, shared, snapshots, cloneOf, ctlModel, seed);
+        }
+        try (Store store = Store.open(dir, opts)) {
+            verifyAll(store, own, shared, snapshots, cloneOf, ctlModel, seed);
+        }
+        Report rep = Fsck.check(dir, false);
+        assertTrue(rep.clean(), rep.summary());
+        System.out.println("concurrency: " + WRITERS + " writers x " + WRITES + " writes x 2 volumes, "
+                + snapshots.size() + " snapshots, " + cloneOf.size() + " clones checked");
+        assertTrue(snapshots.size() > 20, "too few snapshots were taken to mean anything: " + snapshots.size());
+    }
+
+    private static Stamp[] stamps(BlockDevice d) throws IOException {
+        byte[] all = Workload.read(d);
+        Stamp[] s = new Stamp[all.length / Stamp.BLOCK];
+        for (int b = 0; b < s.length; b++) {
+            s[b] = Stamp.parse(all, b * Stamp.BLOCK, b);
+        }
+        return s;
+    }
+
+    /**
+     * A writer's range of a device must hold the state after some prefix of its writes: the
+     * newest stamp shown fixes the prefix, and every block must agree with it.
+     */
+    private static void checkPrefix(Stamp[] s, int first, int count, int writer, History h, boolean complete,
+                                    String ctx) {
+        long m = 0;
+        for (int b = first; b < first + count; b++) {
+            if (s[b] != null) {
+                if (s[b].writer != writer) {
+                    fail(ctx + ": block " + b + " written by writer " + s[b].writer + ", not " + writer);
+                }
+                m = Math.max(m, s[b].seq);
+            }
+        }
+        if (complete && m != WRITES) {
+            fail(ctx + ": the head shows only up to write " + m + " of " + WRITES);
+        }
+        Map<Integer, Long> want = h.after(m);
+        for (int b = first; b < first + count; b++) {
+            long got = s[b] == null ? 0 : s[b].seq;
+            long exp = want.getOrDefault(b, 0L);
+            if (got != exp) {
+                fail(ctx + ": block " + b + " holds write " + got + " but the prefix up to " + m + " gives " + exp);
+            }
+        }
+    }
+
+    private static void verifyAll(Store store, History[] own, History[] shared, List<String> snapshots,
+                                  Map<String, String> cloneOf, byte[] ctlModel, long seed) throws IOException {
+        String ctx = "seed " + seed;
+        for (int w = 0; w < WRITERS; w++) {
+            checkPrefix(stamps(store.device("w" + w)), 0, RANGE, w, own[w], true, ctx + " w" + w);
+            checkPrefix(stamps(store.device("shared")), w * RANGE, RANGE, w, shared[w], true, ctx + " shared");
+        }
+        for (String s : snapshots) {
+            Stamp[] st = stamps(store.device(s));
+            if (s.startsWith("shared@")) {
+                for (int w = 0; w < WRITERS; w++) {
+                    checkPrefix(st, w * RANGE, RANGE, w, shared[w], false, ctx + " " + s);
+                }
+            } else {
+                int w = Integer.parseInt(s.substring(1, s.indexOf('@')));
+                checkPrefix(st, 0, RANGE, w, own[w], false, ctx + " " + s);
+            }
+        }
+        for (Map.Entry<String, String> c : cloneOf.entrySet()) {
+            assertArrayEquals(Workload.read(store.device(c.getValue())), Workload.read(store.device(c.getKey())),
+                    ctx + ": clone " + c.getKey() + " differs from " + c.getValue());
+        }
+        assertArrayEquals(ctlModel, Workload.read(store.device("ctl")), ctx + ": ctl");
+    }
+}
