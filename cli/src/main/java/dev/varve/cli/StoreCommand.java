@@ -1,0 +1,52 @@
+package dev.varve.cli;
+
+import dev.varve.engine.Store;
+import dev.varve.engine.StoreOptions;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+/** A subcommand whose first word is the store directory. */
+abstract class StoreCommand implements Callable<Integer> {
+    @ParentCommand
+    Main main;
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "STORE", description = "The store (a directory).")
+    Path store;
+
+    Store open() throws IOException {
+        return Store.open(store);
+    }
+
+    /** For commands that only look: nothing is written, not even a superblock. */
+    Store openReadOnly() throws IOException {
+        return Store.open(store, StoreOptions.defaults().withReadOnly(true));
+    }
+
+    /** A name given in a place picocli cannot type, e.g. among a list of words: bad ones are usage errors. */
+    DeviceName name(ITypeConverter<DeviceName> kind, String text) {
+        try {
+            return kind.convert(text);
+        } catch (Exception e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
+    }
+
+    PrintStream out() {
+        return main.out;
+    }
+
+    PrintStream err() {
+        return main.err;
+    }
+}

@@ -1,0 +1,247 @@
+package dev.varve.cli;
+
+import dev.varve.engine.Store;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+
+/** Commands on named volumes and snapshots: create, resize, rename, destroy, get, set. */
+final class VolumeCommands {
+    private VolumeCommands() {
+    }
+
+    @Command(name = "create", description = "Create a thin volume: nothing is allocated until written.")
+    static final class Create extends StoreCommand {
+        @Parameters(index = "1", paramLabel = "VOLUME", converter = DeviceName.Volume.class, description = "Its name.")
+        DeviceName volume;
+
+        @Parameters(index = "2", arity = "0..1", paramLabel = "SIZE", converter = ByteSize.Converter.class,
+                description = "Its size, if --size is not given.")
+        Long sizeWord;
+
+        @Option(names = {"-s", "--size"}, paramLabel = "SIZE", converter = ByteSize.Converter.class,
+                description = "Logical size, e.g. 10G (a multiple of the block size).")
+        Long size;
+
+        @Option(names = {"-b", "--block-size"}, paramLabel = "N", converter = ByteSize.Converter.class,
+                defaultValue = "4096", description = "Block size: a power of two from 512 to 64K (default ${DEFAULT-VALUE}).")
+        long blockSize;
+
+        @Override
+        public Integer call() throws IOException {
+            if ((size == null) == (sizeWord == null)) {
+                throw new ParameterException(spec.commandLine(), size == null
+                        ? "give the volume's size, e.g. --size 10G" : "give the size once, as --size or as a word");
+            }
+            long bytes = size != null ? size : sizeWord;
+            int block = blockSize(spec.commandLine(), blockSize);
+            try (Store s = open()) {
+                s.createVolume(volume.volume(), bytes, block);
+            }
+            out().println("created volume " + volume + ": " + ByteSize.format(bytes) + ", " + block
+                    + "-byte blocks, thin (nothing allocated until written)");
+            return 0;
+        }
+    }
+
+    static int blockSize(picocli.CommandLine cmd, long blockSize) {
+        if (blockSize < 512 || blockSize > 65536 || Long.bitCount(blockSize) != 1) {
+            throw new ParameterException(cmd, "block size " + blockSize + " is not a power of two from 512 to 64K");
+        }
+        return (int) blockSize;
+    }
+
+    @Command(name = "resize", description = "Grow or shrink a volume; shrinking discards what lies past the new end.")
+    static final class Resize extends StoreCommand {
+        @Parameters(index = "1", paramLabel = "VOLUME", converter = DeviceName.Volume.class)
+        DeviceName volume;
+
+        @Parameters(index = "2", paramLabel = "SIZE", converter = ByteSize.Converter.class, description = "The new size.")
+        long size;
+
+        @Override
+        public Integer call() throws IOException {
+            try (Store s = open()) {
+                long old = s.volumeInfo(volume.volume()).size();
+                s.resizeVolume(volume.volume(), size);
+                out().println("resized " + volume + ": " + ByteSize.format(old) + " -> " + ByteSize.format(size));
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "rename", description = "Rename a volume, or a snapshot (NEW is a name or VOLUME@NAME).")
+    static final class Rename extends StoreCommand {
+        @Parameters(index = "1", paramLabel = "OLD", converter = DeviceName.Any.class, description = "VOLUME or VOLUME@SNAP.")
+        DeviceName old;
+
+        @Parameters(index = "2", paramLabel = "NEW", description = "The new name.")
+        String newName;
+
+        @Override
+        public Integer call() throws IOException {
+            String to = newName;
+            if (old.isSnapshot() && to.indexOf('@') >= 0) {
+                DeviceName n = name(new DeviceName.Snapshot(), to);
+                if (!n.volume().equals(old.volume())) {
+                    throw new Main.Failure("a snapshot stays on its volume: rename " + old + " to " + old.volume()
+                            + "@NAME; to make a new volume from it use 'varve clone'");
+                }
+                to = n.snapshot();
+            }
+            try (Store s = open()) {
+                if (old.isSnapshot()) {
+                    s.renameSnapshot(old.volume(), old.snapshot(), to);
+                    out().println("renamed " + old + " to " + old.volume() + "@" + to);
+                } else {
+                    s.renameVolume(old.volume(), to);
+                    out().println("renamed " + old + " to " + to);
+                }
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "destroy", description = "Destroy a snapshot, or a volume (with --recursive, its snapshots too).")
+    static final class Destroy extends StoreCommand {
+        @Parameters(index = "1", paramLabel = "VOLUME[@SNAP]", converter = DeviceName.Any.class)
+        DeviceName target;
+
+        @Option(names = {"-r", "--recursive"}, description = "Destroy a volume's snapshots with it.")
+        boolean recursive;
+
+        @Override
+        public Integer call() throws IOException {
+            try (Store s = open()) {
+                if (target.isSnapshot()) {
+                    s.destroySnapshot(target.volume(), target.snapshot());
+                    out().println("destroyed snapshot " + target);
+                } else {
+                    int snaps = s.volumeInfo(target.volume()).snapshotCount();
+                    s.destroyVolume(target.volume(), recursive);
+                    out().println("destroyed volume " + target + (snaps > 0 ? " and its " + snaps + " snapshot(s)" : ""));
+                }
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "get", description = "Print the properties of a volume or snapshot, or one property's value.")
+    static final class Get extends StoreCommand {
+        @Parameters(index = "1", paramLabel = "NAME", converter = DeviceName.Any.class, description = "VOLUME or VOLUME@SNAP.")
+        DeviceName target;
+
+        @Parameters(index = "2", arity = "0..1", paramLabel = "KEY",
+                description = "Print only this property's value, as stored (e.g. to a file).")
+        String key;
+
+        @Option(names = "--json", description = "Print the properties as a JSON object.")
+        boolean json;
+
+        @Override
+        public Integer call() throws IOException {
+            Map<String, String> props;
+            try (Store s = openReadOnly()) {
+                props = s.properties(target.toString());
+            }
+            if (key != null) {
+                String v = props.get(key);
+                if (v == null) {
+                    throw new Main.Failure(target + " has no property '" + key + "'");
+                }
+                if (json) {
+                    Main.printJson(out(), Map.of(key, v));
+                } else {
+                    out().print(v);
+                    if (!v.endsWith("\n")) {
+                        out().println();
+                    }
+                }
+            } else if (json) {
+                Main.printJson(out(), props);
+            } else {
+                for (Map.Entry<String, String> e : props.entrySet()) {
+                    out().println(e.getKey() + "=" + oneLine(e.getValue()));
+                }
+            }
+            return 0;
+        }
+
+        private static String oneLine(String v) {
+            int nl = v.indexOf('\n');
+            if (nl < 0 || (nl == v.length() - 1)) {
+                return v.strip();
+            }
+            return v.substring(0, nl) + " ... (" + v.length() + " characters; 'varve get STORE NAME KEY' prints it all)";
+        }
+    }
+
+    @Command(name = "set", description = "Set properties of a volume or snapshot. VALUE '@FILE' reads the value from a"
+            + " file; '@@' starts a value with a literal '@'.")
+    static final class Set extends StoreCommand {
+        @Parameters(index = "1", paramLabel = "NAME", converter = DeviceName.Any.class, description = "VOLUME or VOLUME@SNAP.")
+        DeviceName target;
+
+        @Parameters(index = "2..*", arity = "0..*", paramLabel = "KEY=VALUE")
+        List<String> assignments = new ArrayList<>();
+
+        @Option(names = "--unset", paramLabel = "KEY", description = "Remove a property.")
+        List<String> unset = new ArrayList<>();
+
+        @Override
+        public Integer call() throws IOException {
+            if (assignments.isEmpty() && unset.isEmpty()) {
+                throw new ParameterException(spec.commandLine(), "give at least one KEY=VALUE or --unset KEY");
+            }
+            Map<String, String> props = new LinkedHashMap<>();
+            for (String a : assignments) {
+                Map.Entry<String, String> kv = property(spec.commandLine(), a);
+                props.put(kv.getKey(), kv.getValue());
+            }
+            try (Store s = open()) {
+                for (Map.Entry<String, String> kv : props.entrySet()) {
+                    s.setProperty(target.toString(), kv.getKey(), kv.getValue());
+                }
+                for (String k : unset) {
+                    s.setProperty(target.toString(), k, null);
+                }
+            }
+            out().println("set " + props.size() + " and removed " + unset.size() + " propert"
+                    + (props.size() + unset.size() == 1 ? "y" : "ies") + " of " + target);
+            return 0;
+        }
+    }
+
+    /** {@code KEY=VALUE}, {@code KEY=@FILE} (the file's text), {@code KEY=@@...} (a literal '@'). */
+    static Map.Entry<String, String> property(picocli.CommandLine cmd, String assignment) throws IOException {
+        int eq = assignment.indexOf('=');
+        if (eq <= 0) {
+            throw new ParameterException(cmd, "'" + assignment + "' is not KEY=VALUE");
+        }
+        String key = assignment.substring(0, eq);
+        String value = assignment.substring(eq + 1);
+        if (value.startsWith("@@")) {
+            value = value.substring(1);
+        } else if (value.startsWith("@")) {
+            Path file = Path.of(value.substring(1));
+            try {
+                value = StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(Files.readAllBytes(file)))
+                        .toString();
+            } catch (CharacterCodingException e) {
+                throw new Main.Failure(file + " is not UTF-8 text; a property holds text (a VM's config, notes)");
+            }
+        }
+        return Map.entry(key, value);
+    }
+}
