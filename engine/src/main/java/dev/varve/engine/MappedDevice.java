@@ -61,6 +61,17 @@ abstract sealed class MappedDevice implements BlockDevice permits Volume, Snapsh
 
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
+        // held across the data reads: the collector deletes no segment file while a read that
+        // may still use an address in it is under way
+        store.reclaimLock().readLock().lock();
+        try {
+            readLocked(offset, dst);
+        } finally {
+            store.reclaimLock().readLock().unlock();
+        }
+    }
+
+    private void readLocked(long offset, ByteBuffer dst) throws IOException {
         checkUsable();
         int len = dst.remaining();
         checkRange(offset, len);
@@ -133,6 +144,15 @@ abstract sealed class MappedDevice implements BlockDevice permits Volume, Snapsh
 
     @Override
     public void mapAllocation(long offset, long length, AllocationVisitor visitor) throws IOException {
+        store.reclaimLock().readLock().lock();
+        try {
+            mapAllocationLocked(offset, length, visitor);
+        } finally {
+            store.reclaimLock().readLock().unlock();
+        }
+    }
+
+    private void mapAllocationLocked(long offset, long length, AllocationVisitor visitor) throws IOException {
         checkUsable();
         checkRange(offset, length);
         if (length == 0) {
@@ -166,6 +186,8 @@ abstract sealed class MappedDevice implements BlockDevice permits Volume, Snapsh
     /** Blocks mapped to data (not holes); walks the whole map. */
     public long allocatedBlocks() throws IOException {
         long[] n = {0};
+        checkUsable();
+        store.reclaimLock().readLock().lock();
         lock.readLock().lock();
         try {
             map.tree().scan(Long.MIN_VALUE, (k, e) -> {
@@ -174,6 +196,7 @@ abstract sealed class MappedDevice implements BlockDevice permits Volume, Snapsh
             });
         } finally {
             lock.readLock().unlock();
+            store.reclaimLock().readLock().unlock();
         }
         return n[0];
     }

@@ -1,5 +1,8 @@
 package dev.varve.engine;
 
+import dev.varve.engine.btree.TreePointer;
+import dev.varve.engine.catalog.CatalogEntry;
+
 import dev.varve.engine.btree.ExtentMap;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -9,15 +12,31 @@ final class SnapshotDevice extends MappedDevice {
     private final String name;
     private final long size;
 
-    SnapshotDevice(Store store, String name, long size, int blockSize, ExtentMap map) {
+    private final CatalogEntry entry;
+
+    SnapshotDevice(Store store, CatalogEntry entry, String name, long size, int blockSize, ExtentMap map) {
         super(store, blockSize, map);
+        this.entry = entry;
         this.name = name;
         this.size = size;
     }
 
+    /** Refuses a destroyed snapshot; follows its tree when the compactor has moved it. */
     @Override
     void checkUsable() throws IOException {
         store.checkOpen();
+        if (entry.dropped) {
+            throw new NoSuchSnapshotException("snapshot " + name + " was destroyed; its view can no longer be read");
+        }
+        TreePointer root = entry.root;
+        if (!root.equals(map.tree().pointer())) {
+            lock.writeLock().lock();
+            try {
+                map.tree().reset(root);
+            } finally {
+                lock.writeLock().unlock();
+            }
+        }
     }
 
     @Override

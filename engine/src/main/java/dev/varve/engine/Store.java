@@ -81,6 +81,7 @@ public final class Store implements AutoCloseable {
     private final List<long[]> summary = Collections.synchronizedList(new ArrayList<>());
     private final AtomicLong dirtyBytes = new AtomicLong();
     private final ScheduledExecutorService timer;
+    private final ScheduledExecutorService gcTimer;
 
     private volatile long openGeneration;
     private volatile long durableGeneration;
@@ -92,6 +93,16 @@ public final class Store implements AutoCloseable {
     private long superblockSequence;
     private int commitsSinceSuperblock;
     private volatile boolean dirtyCatalog;
+    /** Reads of trees and data hold it shared; deleting reclaimed segment files holds it exclusively. */
+    private final ReentrantReadWriteLock reclaimLock = new ReentrantReadWriteLock();
+    private final Collector collector = new Collector(this);
+    private final ReentrantLock gcMutex = new ReentrantLock();
+    private volatile boolean gcPaused;
+    /** The batch of the freeze under way (for changes that write records, such as compaction). */
+    private MetaBatch freezeBatch;
+    /** Segments below it hold no data that the roots installed by the last freeze do not cover. */
+    private volatile long freezeWatermark;
+    private int pinnedCount;
 
     private Store(StoreOptions options, Storage storage, Closeable lock, Log log, Superblock sb,
                   CommitInfo last, boolean rollMeta, StorageFile superblockFile) throws IOException {
@@ -106,6 +117,7 @@ public final class Store implements AutoCloseable {
         this.superblockFile = superblockFile;
         this.cache = new NodeCache(log, options.nodeCacheBytes());
         this.lastCommit = last;
+        this.freezeWatermark = log.dataHeadId();
         this.openGeneration = last.generation() + 1;
         this.durableGeneration = last.generation();
         this.rollMeta = rollMeta;
@@ -121,6 +133,18 @@ public final class Store implements AutoCloseable {
             timer.scheduleWithFixedDelay(this::timedCommit, ms, ms, TimeUnit.MILLISECONDS);
         } else {
             timer = null;
+        }
+        if (!readOnly && options.gcIntervalMillis() > 0) {
+            gcTimer = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "varve-collector " + storage.root().getFileName());
+                t.setDaemon(true);
+                t.setPriority(Thread.MIN_PRIORITY);
+                return t;
+            });
+            long ms = options.gcIntervalMillis();
+            gcTimer.scheduleWithFixedDelay(this::backgroundCollect, ms, ms, TimeUnit.MILLISECONDS);
+        } else {
+            gcTimer = null;
         }
     }
 
@@ -387,6 +411,9 @@ public final class Store implements AutoCloseable {
         try {
             gen = openGeneration;
             batch = log.beginBatch(gen);
+            batch.onWritten(cache::pin);
+            freezeBatch = batch;
+            pinnedCount = 0;
             if (rollMeta) {
                 batch.rollToNewSegment();
                 rollMeta = false;
@@ -422,6 +449,8 @@ public final class Store implements AutoCloseable {
             info = batch.appendCommit(lastCommit.address(), catalogRoot, catalog.nextId());
             cache.pin(batch.writtenNodes());
             dataToForce = log.takeDirtyData();
+            // every data segment below the data head now holds only writes this commit covers
+            freezeWatermark = log.dataHeadId();
             openGeneration = gen + 1;
             dirtyBytes.set(0);
             dirtyCatalog = false;
@@ -618,7 +647,7 @@ public final class Store implements AutoCloseable {
     public BlockDevice snapshotDevice(String volume, String snapshot) throws IOException {
         return reading(() -> {
             CatalogEntry s = snapshotEntry(volume, snapshot);
-            return new SnapshotDevice(this, fullName(s), s.size, s.blockSize, extentMap(s.root, s.blockSize));
+            return new SnapshotDevice(this, s, fullName(s), s.size, s.blockSize, extentMap(s.root, s.blockSize));
         });
     }
 
@@ -1015,6 +1044,200 @@ public final class Store implements AutoCloseable {
         });
     }
 
+    // ------------------------------------------------------------------ collector
+
+    /**
+     * Collects now: marks what the last commit's roots reach, compacts segments whose live
+     * share is under the configured utilisation (moving their data to the cold head), and
+     * deletes dead and emptied segment files. Repeats while passes free space (at most 8).
+     */
+    public GcReport gc() throws IOException {
+        return gc(options.gcVictimUtilization());
+    }
+
+    /** As {@link #gc()}, compacting segments whose live share is below {@code victimUtilization}. */
+    public GcReport gc(double victimUtilization) throws IOException {
+        checkOpen();
+        if (readOnly()) {
+            throw new ReadOnlyException("store " + storage.root() + " is read-only; collection needs write access");
+        }
+        checkFailed();
+        gcMutex.lock();
+        try {
+            GcReport first = null;
+            GcReport last = null;
+            int deleted = 0;
+            long moved = 0;
+            long millis = 0;
+            for (int pass = 0; pass < 8; pass++) {
+                GcReport r = collector.collect(victimUtilization, 256L << 20);
+                first = first == null ? r : first;
+                last = r;
+                deleted += r.segmentsDeleted();
+                moved += r.bytesMoved();
+                millis += r.millis();
+                if (r.segmentsDeleted() == 0) {
+                    break;
+                }
+            }
+            return new GcReport(first.segmentsBefore(), last.segmentsAfter(), deleted, first.bytesBefore(),
+                    last.bytesAfter(), moved, last.liveBytes(), millis);
+        } finally {
+            gcMutex.unlock();
+        }
+    }
+
+    /** Stops the background collector (a pass under way finishes); {@link #gc()} still works. */
+    public void pauseCollector() {
+        gcPaused = true;
+    }
+
+    public void resumeCollector() {
+        gcPaused = false;
+    }
+
+    public boolean collectorPaused() {
+        return gcPaused;
+    }
+
+    private void backgroundCollect() {
+        if (gcPaused || closed || failure != null) {
+            return;
+        }
+        if (!gcMutex.tryLock()) {
+            return;
+        }
+        try {
+            Collector.Mark m = collector.mark();
+            long total = m.totalBytes();
+            if (total > 0 && (double) m.garbage() / total >= options.gcGarbageRatio()) {
+                collector.collect(options.gcVictimUtilization(), 256L << 20);
+            }
+        } catch (IOException | RuntimeException e) {
+            // a failed pass changes nothing that was committed; a write failure is recorded in
+            // 'failure' by the commit path and reported by the next flush
+        } finally {
+            gcMutex.unlock();
+        }
+    }
+
+    /** Live bytes, garbage and what a collection would reclaim, from a mark of the last commit. */
+    public SpaceSummary spaceSummary() throws IOException {
+        checkOpen();
+        Collector.Mark m = collector.mark();
+        long reclaimable = 0;
+        for (var e : m.sizes.entrySet()) {
+            long id = e.getKey();
+            if (m.heads.contains(id) || id >= m.watermark) {
+                continue;
+            }
+            long cap = Math.max(1, e.getValue() - dev.varve.engine.format.SegmentLayout.HEADER_BYTES);
+            long live = m.live.get((long) id);
+            if ((double) live / cap < options.gcVictimUtilization()) {
+                reclaimable += e.getValue() - live;
+            }
+        }
+        return new SpaceSummary(m.totalBytes(), m.liveBytes(), m.garbage(), reclaimable);
+    }
+
+    /** Referenced and exclusive bytes of every volume and snapshot, by name. */
+    public List<SpaceInfo> space() throws IOException {
+        checkOpen();
+        Map<Long, long[]> s = collector.space();
+        return reading(() -> {
+            List<SpaceInfo> out = new ArrayList<>();
+            for (CatalogEntry e : catalog.all()) {
+                long[] v = s.get(e.id);
+                if (v != null) {
+                    out.add(new SpaceInfo(fullName(e), e.size, v[0], v[1]));
+                }
+            }
+            out.sort((a, b) -> a.name().compareTo(b.name()));
+            return out;
+        });
+    }
+
+    interface CatalogRead<T> {
+        T apply(Catalog catalog) throws IOException;
+    }
+
+    <T> T readingCatalog(CatalogRead<T> read) throws IOException {
+        return reading(() -> read.apply(catalog));
+    }
+
+    /** Read under the catalog lock together with the roots: see {@link Collector#mark()}. */
+    long freezeWatermark() {
+        return freezeWatermark;
+    }
+
+    ReentrantReadWriteLock reclaimLock() {
+        return reclaimLock;
+    }
+
+    /** Moves everything out of the victims in one commit; returns data bytes moved. */
+    long compact(Set<Long> victims) throws IOException {
+        long[] moved = {0};
+        change(() -> {
+            moved[0] = Collector.relocate(this, catalog, freezeBatch, victims);
+            return null;
+        });
+        return moved[0];
+    }
+
+    /** Pins the nodes the freeze's batch wrote so far (readers may reach them by address now). */
+    void pinWritten(MetaBatch batch) {
+        List<Node<?>> l = batch.writtenNodes();
+        cache.pin(l.subList(pinnedCount, l.size()));
+        pinnedCount = l.size();
+    }
+
+    /** Installs a moved root for an entry, and in its open volume head (inside a freeze). */
+    void swapRoot(CatalogEntry e, TreePointer root) {
+        e.root = root;
+        Volume h = heads.get(e.id);
+        if (h != null) {
+            h.lock.writeLock().lock();
+            try {
+                h.map.tree().reset(root);
+            } finally {
+                h.lock.writeLock().unlock();
+            }
+        }
+    }
+
+    /**
+     * Deletes segment files nothing points into: first a superblock naming the newest commit
+     * is made durable (recovery never needs an older one), then the files go under the reclaim
+     * lock, so no reader is using an address in them.
+     */
+    int reclaim(Set<Long> ids) throws IOException {
+        if (ids.isEmpty()) {
+            return 0;
+        }
+        commitMutex.lock();
+        try {
+            checkFailed();
+            writeSuperblock();
+        } finally {
+            commitMutex.unlock();
+        }
+        int n = 0;
+        Set<Long> heads = log.heads();
+        reclaimLock.writeLock().lock();
+        try {
+            for (long id : ids) {
+                if (!heads.contains(id)) {
+                    log.deleteSegment(id, options.wipeOnReclaim());
+                    n++;
+                }
+            }
+        } finally {
+            reclaimLock.writeLock().unlock();
+        }
+        storage.syncDirectory();
+        return n;
+    }
+
     /** The catalog, for fsck and tests; do not change it. */
     public Catalog catalogForCheck() {
         return catalog;
@@ -1035,6 +1258,11 @@ public final class Store implements AutoCloseable {
             if (timer != null) {
                 timer.shutdownNow();
             }
+            if (gcTimer != null) {
+                gcTimer.shutdownNow();
+            }
+            gcMutex.lock(); // a collection under way finishes first
+            gcMutex.unlock();
             if (!readOnly() && failure == null) {
                 commitMutex.lock();
                 try {

@@ -14,38 +14,79 @@ import java.util.function.Function;
  * @param dirtyBytesLimit  data written since the last commit that forces a commit (default 256 MiB)
  * @param readOnly         open without writing anything (fsck, export)
  * @param storageFactory   the file layer (tests put crashable and faulty storages here)
+ * @param gcIntervalMillis how often the background collector looks at the store (default 30 s;
+ *                         0 = only on demand, {@link Store#gc()})
+ * @param gcGarbageRatio   the background collector runs when this share of the log's bytes is
+ *                         garbage (default 0.25)
+ * @param gcVictimUtilization a segment whose live share is below this is compacted (default 0.75)
+ * @param wipeOnReclaim    overwrite a segment with zeroes before deleting it, so freed data
+ *                         cannot be read back from the disk (costs a write of each reclaimed byte)
  */
 public record StoreOptions(long segmentSize, long nodeCacheBytes, long commitIntervalMillis,
                            long dirtyBytesLimit, boolean readOnly,
-                           Function<Path, Storage> storageFactory) {
+                           Function<Path, Storage> storageFactory, long gcIntervalMillis,
+                           double gcGarbageRatio, double gcVictimUtilization, boolean wipeOnReclaim) {
 
     public static final long DEFAULT_SEGMENT_SIZE = 64L << 20;
 
     public static StoreOptions defaults() {
-        return new StoreOptions(DEFAULT_SEGMENT_SIZE, 64L << 20, 5000, 256L << 20, false, FileStorage::new);
+        return new StoreOptions(DEFAULT_SEGMENT_SIZE, 64L << 20, 5000, 256L << 20, false, FileStorage::new,
+                30_000, 0.25, 0.75, false);
     }
 
     public StoreOptions withSegmentSize(long v) {
-        return new StoreOptions(v, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly, storageFactory);
+        return new StoreOptions(v, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly, storageFactory,
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim);
     }
 
     public StoreOptions withNodeCacheBytes(long v) {
-        return new StoreOptions(segmentSize, v, commitIntervalMillis, dirtyBytesLimit, readOnly, storageFactory);
+        return new StoreOptions(segmentSize, v, commitIntervalMillis, dirtyBytesLimit, readOnly, storageFactory,
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim);
     }
 
     public StoreOptions withCommitIntervalMillis(long v) {
-        return new StoreOptions(segmentSize, nodeCacheBytes, v, dirtyBytesLimit, readOnly, storageFactory);
+        return new StoreOptions(segmentSize, nodeCacheBytes, v, dirtyBytesLimit, readOnly, storageFactory,
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim);
     }
 
     public StoreOptions withDirtyBytesLimit(long v) {
-        return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, v, readOnly, storageFactory);
+        return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, v, readOnly, storageFactory,
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim);
     }
 
     public StoreOptions withReadOnly(boolean v) {
-        return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, v, storageFactory);
+        return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, v, storageFactory,
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim);
     }
 
     public StoreOptions withStorage(Function<Path, Storage> v) {
-        return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly, v);
+        return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly, v,
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim);
+    }
+
+    public StoreOptions withGcIntervalMillis(long v) {
+        return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
+                storageFactory, v, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim);
+    }
+
+    public StoreOptions withGcGarbageRatio(double v) {
+        if (!(v > 0 && v < 1)) {
+            throw new IllegalArgumentException("gc garbage ratio must be between 0 and 1, got " + v);
+        }
+        return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
+                storageFactory, gcIntervalMillis, v, gcVictimUtilization, wipeOnReclaim);
+    }
+
+    public StoreOptions withGcVictimUtilization(double v) {
+        if (!(v > 0 && v <= 1)) {
+            throw new IllegalArgumentException("gc victim utilisation must be in (0, 1], got " + v);
+        }
+        return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
+                storageFactory, gcIntervalMillis, gcGarbageRatio, v, wipeOnReclaim);
+    }
+
+    public StoreOptions withWipeOnReclaim(boolean v) {
+        return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
+                storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, v);
     }
 }

@@ -172,6 +172,11 @@ public final class Fsck {
             if (prev == 0) {
                 break;
             }
+            if (!segmentFileExists(log, LogAddress.segment(prev))) {
+                // the collector reclaimed the segment: history before it is gone, by design
+                // (recovery starts at the superblock's commit and needs nothing older)
+                break;
+            }
             try {
                 Segment seg = log.segment(LogAddress.segment(prev));
                 ByteBuffer hb = ByteBuffer.allocate(RecordLayout.HEADER_BYTES);
@@ -186,6 +191,14 @@ public final class Fsck {
             }
         }
         return ends;
+    }
+
+    private static boolean segmentFileExists(Log log, long id) {
+        try {
+            return log.storage().exists(SegmentLayout.fileName(id));
+        } catch (IOException e) {
+            return true; // cannot tell: let reading it report what is wrong
+        }
     }
 
     private record Scanned(long offset, int type, String damage, boolean header) {

@@ -40,7 +40,8 @@ class BitFlipTest {
 
     private static StoreOptions options(CrashableStorage s) {
         return StoreOptions.defaults().withSegmentSize(1 << 20).withCommitIntervalMillis(0)
-                .withDirtyBytesLimit(Long.MAX_VALUE).withNodeCacheBytes(1 << 20).withStorage(p -> s);
+                .withDirtyBytesLimit(Long.MAX_VALUE).withNodeCacheBytes(1 << 20).withGcIntervalMillis(0)
+                .withStorage(p -> s);
     }
 
     /** Every committed state of every volume and snapshot, by name; a read must match one. */

@@ -36,10 +36,14 @@ class ConcurrencyTest {
     private static final int WRITERS = 3;
     private static final int RANGE = 64; // blocks per writer
     private static final int WRITES = 4000 * Soak.factor();
+    /** Writers go on past WRITES until the control thread has done this many operations. */
+    private static final int CONTROL_OPS = 150 * Soak.factor();
+    private static final int MAX_WRITES = 40 * WRITES;
 
     /** One writer's history: block written by each sequence number (1-based). */
     private static final class History {
-        final int[] blockOf = new int[WRITES + 1];
+        final int[] blockOf = new int[MAX_WRITES + 1];
+        volatile int total;
 
         /** The writer's blocks after writes 1..m: block -> seq (0 = never written). */
         Map<Integer, Long> after(long m) {
@@ -56,7 +60,8 @@ class ConcurrencyTest {
         Path dir = tmp.resolve("store");
         long seed = Long.getLong("varve.seed", System.nanoTime());
         System.out.println("ConcurrencyTest seed " + seed);
-        StoreOptions opts = StoreOptions.defaults().withSegmentSize(8 << 20).withCommitIntervalMillis(20);
+        StoreOptions opts = StoreOptions.defaults().withSegmentSize(1 << 20).withCommitIntervalMillis(20)
+                .withGcIntervalMillis(0);
         History[] own = new History[WRITERS];
         History[] shared = new History[WRITERS];
         Map<String, String> cloneOf = new ConcurrentHashMap<>();
@@ -72,6 +77,7 @@ class ConcurrencyTest {
             store.createVolume("shared", (long) WRITERS * RANGE * Stamp.BLOCK, Stamp.BLOCK);
             store.createVolume("ctl", ctlModel.length, 512);
             AtomicBoolean done = new AtomicBoolean();
+            java.util.concurrent.atomic.AtomicInteger controlOps = new java.util.concurrent.atomic.AtomicInteger();
             List<Thread> threads = new ArrayList<>();
             for (int w = 0; w < WRITERS; w++) {
                 int id = w;
@@ -80,7 +86,7 @@ class ConcurrencyTest {
                     try {
                         Volume mine = store.volume("w" + id);
                         Volume sh = store.volume("shared");
-                        for (int seq = 1; seq <= WRITES; seq++) {
+                        for (int seq = 1; seq <= MAX_WRITES && (seq <= WRITES || controlOps.get() < CONTROL_OPS); seq++) {
                             int b = r.nextInt(RANGE);
                             own[id].blockOf[seq] = b;
                             byte[] d = new Stamp(id, seq, b).bytes();
@@ -89,6 +95,8 @@ class ConcurrencyTest {
                             shared[id].blockOf[seq] = sb;
                             byte[] e = new Stamp(id, seq, sb).bytes();
                             sh.write((long) sb * Stamp.BLOCK, e, 0, e.length);
+                            own[id].total = seq;
+                            shared[id].total = seq;
                             if (seq % 10 == 0) {
                                 Thread.sleep(1); // let the control thread interleave many operations
                             }
@@ -107,13 +115,15 @@ class ConcurrencyTest {
                     Volume ctl = store.volume("ctl");
                     while (!done.get()) {
                         n++;
-                        switch (r.nextInt(6)) {
+                        controlOps.incrementAndGet();
+                        switch (r.nextInt(7)) {
                             case 0, 1 -> {
                                 String v = r.nextBoolean() ? "shared" : "w" + r.nextInt(WRITERS);
                                 store.snapshot(v, "s" + n, Map.of());
                                 snapshots.add(v + "@s" + n);
                             }
                             case 2 -> store.flush();
+                            case 6 -> store.gc(0.9); // compaction under writers and readers
                             case 3 -> {
                                 if (!snapshots.isEmpty()) {
                                     String s = snapshots.get(r.nextInt(snapshots.size()));
@@ -185,7 +195,7 @@ class ConcurrencyTest {
         }
         Report rep = Fsck.check(dir, false);
         assertTrue(rep.clean(), rep.summary());
-        System.out.println("concurrency: " + WRITERS + " writers x " + WRITES + " writes x 2 volumes, "
+        System.out.println("concurrency: " + WRITERS + " writers x " + own[0].total + " writes x 2 volumes, "
                 + snapshots.size() + " snapshots, " + cloneOf.size() + " clones checked");
         assertTrue(snapshots.size() > 20, "too few snapshots were taken to mean anything: " + snapshots.size());
     }
@@ -214,8 +224,8 @@ class ConcurrencyTest {
                 m = Math.max(m, s[b].seq);
             }
         }
-        if (complete && m != WRITES) {
-            fail(ctx + ": the head shows only up to write " + m + " of " + WRITES);
+        if (complete && m != h.total) {
+            fail(ctx + ": the head shows only up to write " + m + " of " + h.total);
         }
         Map<Integer, Long> want = h.after(m);
         for (int b = first; b < first + count; b++) {

@@ -28,7 +28,8 @@ class CrashTest {
 
     private static StoreOptions options(CrashableStorage s) {
         return StoreOptions.defaults().withSegmentSize(1 << 20).withCommitIntervalMillis(0)
-                .withDirtyBytesLimit(Long.MAX_VALUE).withNodeCacheBytes(1 << 20).withStorage(p -> s);
+                .withDirtyBytesLimit(Long.MAX_VALUE).withNodeCacheBytes(1 << 20).withGcIntervalMillis(0)
+                .withStorage(p -> s);
     }
 
     private static CrashableStorage fresh() throws IOException {
@@ -121,7 +122,7 @@ class CrashTest {
         int loops = 0;
         for (int workload = 0; workload < 20 * SOAK; workload++) {
             long seed = r.nextLong();
-            for (Op op : new Op[] {Op.WRITE, Op.FORCE, Op.CREATE, Op.SYNC_DIR, Op.READ}) {
+            for (Op op : new Op[] {Op.WRITE, Op.FORCE, Op.CREATE, Op.SYNC_DIR, Op.READ, Op.DELETE}) {
                 for (boolean forever : new boolean[] {false, true}) {
                     for (int n = 1; ; n++) {
                         Workload w = new Workload(seed);
@@ -158,7 +159,7 @@ class CrashTest {
             }
         }
         System.out.println("fault loops run: " + loops);
-        assertTrue(loops >= 20 * 5 * 2, "ran " + loops);
+        assertTrue(loops >= 20 * 6 * 2, "ran " + loops);
     }
 
     @Test

@@ -92,7 +92,8 @@ class StoreModelProperties {
         StoreOptions options() {
             CrashableStorage d = disk;
             return StoreOptions.defaults().withSegmentSize(1 << 20).withCommitIntervalMillis(0)
-                    .withDirtyBytesLimit(Long.MAX_VALUE).withNodeCacheBytes(256 << 10).withStorage(p -> d);
+                    .withDirtyBytesLimit(Long.MAX_VALUE).withNodeCacheBytes(256 << 10).withGcIntervalMillis(0)
+                    .withStorage(p -> d);
         }
 
         /** A catalog change commits everything live. */
@@ -453,6 +454,14 @@ class StoreModelProperties {
                 }));
     }
 
+    static Action.Independent<Sut> gc() {
+        return () -> Arbitraries.of(0.3, 0.75, 1.0).map(u -> t("gc " + u, x -> {
+            x.store.gc(u);
+            x.store.flush();
+            x.committed();
+        }));
+    }
+
     static Action.Independent<Sut> reopen() {
         return () -> Arbitraries.just(t("reopen", x -> {
             x.store.close();
@@ -492,6 +501,7 @@ class StoreModelProperties {
                 .withAction(1, setProperty())
                 .withAction(1, resize())
                 .withAction(1, reopen())
+                .withAction(2, gc())
                 .withAction(2, crash())
                 .withMaxTransformations(50);
     }

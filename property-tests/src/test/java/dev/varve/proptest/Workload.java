@@ -51,7 +51,7 @@ final class Workload {
     void step(Store store) throws IOException {
         String v = VOLUMES[random.nextInt(VOLUMES.length)];
         Volume vol = store.volume(v);
-        int kind = random.nextInt(20);
+        int kind = random.nextInt(21);
         if (kind < 12) {
             boolean aligned = random.nextBoolean();
             int bs = vol.blockSize();
@@ -68,6 +68,13 @@ final class Workload {
             Arrays.fill(live.get(v), off, off + len, (byte) 0);
         } else if (kind < 18) {
             attempted = copy(live);
+            store.flush();
+            durable = attempted;
+            attempted = null;
+        } else if (kind == 20) {
+            // collect (compacting every segment not full), then flush: both are commit points
+            attempted = copy(live);
+            store.gc(1.0);
             store.flush();
             durable = attempted;
             attempted = null;

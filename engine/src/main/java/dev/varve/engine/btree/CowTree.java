@@ -2,6 +2,7 @@ package dev.varve.engine.btree;
 
 import dev.varve.engine.LogAddress;
 import java.io.IOException;
+import java.util.Map;
 import org.agrona.MutableDirectBuffer;
 
 /**
@@ -356,6 +357,104 @@ public final class CowTree<V> {
         n.minSegment = Math.min(minSeg, LogAddress.segment(addr));
         n.dirty = false;
         writer.written(n);
+    }
+
+    /** What a compaction pass moves, and where it has moved things already. */
+    public interface Relocation<V> {
+        /** True when the segment is being emptied. */
+        boolean isVictim(long segment);
+
+        /** The highest victim segment id: a subtree whose lowest segment is above it is skipped. */
+        long maxVictim();
+
+        /** The value with anything it points into a victim moved out; the same object if nothing moved. */
+        V move(V value) throws IOException;
+
+        /** Node moves already made, by old address (shared subtrees are moved once, and stay shared). */
+        Map<Long, Moved> forwarding();
+    }
+
+    /** Where a node went: its new pointer and the lowest segment its subtree now touches. */
+    public record Moved(long address, int length, long generation, long minSegment) {
+        public TreePointer pointer() {
+            return new TreePointer(address, length, generation);
+        }
+    }
+
+    /**
+     * Rewrites the subtree under {@code p} so that nothing in it lives in a victim segment:
+     * nodes in victims are written anew, values are passed through {@link Relocation#move},
+     * and each parent of something that moved is rewritten to point at the new place. A
+     * subtree with nothing in a victim is left where it is. The tree's own state is not
+     * touched; the caller installs the returned root.
+     *
+     * @return the new root, or {@code p}'s own place if nothing moved
+     */
+    public Moved relocate(TreePointer p, NodeWriter writer, long owner, Relocation<V> r) throws IOException {
+        if (p.isEmpty()) {
+            return new Moved(p.address(), p.length(), p.generation(), Long.MAX_VALUE);
+        }
+        return relocate(p.address(), p.length(), p.generation(), Long.MIN_VALUE, writer, owner, r);
+    }
+
+    private Moved relocate(long addr, int len, long gen, long knownMinSeg, NodeWriter writer, long owner,
+                           Relocation<V> r) throws IOException {
+        Moved done = r.forwarding().get(addr);
+        if (done != null) {
+            return done;
+        }
+        if (knownMinSeg != Long.MIN_VALUE && knownMinSeg > r.maxVictim()) {
+            return new Moved(addr, len, gen, knownMinSeg); // nothing below is in a victim
+        }
+        Node<V> n = source.load(kind, codec, addr, len, gen);
+        Node<V> copy = null;
+        if (n.leaf) {
+            for (int i = 0; i < n.count; i++) {
+                V v = n.value(i);
+                V moved = r.move(v);
+                if (moved != v) {
+                    if (copy == null) {
+                        copy = n.copy(0);
+                    }
+                    copy.values[i] = moved;
+                }
+            }
+        } else {
+            for (int i = 0; i < n.count; i++) {
+                Moved c = relocate(n.childAddr[i], n.childLen[i], n.childGen[i], n.childMinSeg[i], writer, owner, r);
+                if (c.address() != n.childAddr[i]) {
+                    if (copy == null) {
+                        copy = n.copy(0);
+                    }
+                    copy.childAddr[i] = c.address();
+                    copy.childLen[i] = c.length();
+                    copy.childGen[i] = c.generation();
+                    copy.childMinSeg[i] = c.minSegment();
+                }
+            }
+        }
+        Moved result;
+        if (copy == null && !r.isVictim(LogAddress.segment(addr))) {
+            long min = LogAddress.segment(addr);
+            if (n.leaf) {
+                for (int i = 0; i < n.count; i++) {
+                    min = Math.min(min, codec.minSegment(n.value(i)));
+                }
+            } else {
+                for (int i = 0; i < n.count; i++) {
+                    min = Math.min(min, n.childMinSeg[i]);
+                }
+            }
+            result = new Moved(addr, len, gen, min);
+        } else {
+            if (copy == null) {
+                copy = n.copy(0);
+            }
+            write(copy, writer, owner);
+            result = new Moved(copy.address, copy.length, copy.generation, copy.minSegment);
+        }
+        r.forwarding().put(addr, result);
+        return result;
     }
 
     /** Replaces this tree's content by another root (revert, clone); drops dirty state. */

@@ -76,6 +76,10 @@ public final class NodeCache implements NodeSource {
         }
     }
 
+    public void pin(Node<?> node) {
+        pinned.put(node.address, node);
+    }
+
     public void pin(List<Node<?>> nodes) {
         for (Node<?> n : nodes) {
             pinned.put(n.address, n);

@@ -64,6 +64,7 @@ public final class Catalog {
     private final Long2ObjectHashMap<LongHashSet> children = new Long2ObjectHashMap<>();
     private final LongHashSet dirty = new LongHashSet();
     private final LongHashSet removed = new LongHashSet();
+    private CowTree.Relocation<byte[]> relocation;
     private long nextId;
 
     public Catalog(Log log, NodeSource source, TreePointer root, long nextId) {
@@ -215,6 +216,7 @@ public final class Catalog {
     }
 
     public void remove(CatalogEntry e) {
+        e.dropped = true;
         unindex(e);
         byId.remove(e.id);
         dirty.remove(e.id);
@@ -277,7 +279,25 @@ public final class Catalog {
         }
         dirty.clear();
         removed.clear();
-        return tree.commit(writer, 0);
+        TreePointer p = tree.commit(writer, 0);
+        if (relocation != null) {
+            CowTree.Relocation<byte[]> r = relocation;
+            relocation = null;
+            CowTree.Moved m = tree.relocate(p, writer, 0, r);
+            if (m.address() != p.address()) {
+                p = m.pointer();
+                tree.reset(p);
+            }
+        }
+        return p;
+    }
+
+    /**
+     * Has the next commit also move every catalog node that lies in a compaction victim (the
+     * entries' own changes are written first, then what is left in victims is rewritten).
+     */
+    public void relocateOnCommit(CowTree.Relocation<byte[]> r) {
+        this.relocation = r;
     }
 
     private void writeProperties(NodeWriter writer, CatalogEntry e) throws IOException {

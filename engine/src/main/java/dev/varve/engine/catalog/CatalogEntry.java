@@ -27,7 +27,8 @@ public final class CatalogEntry {
     public long size;
     public int blockSize;
     public long created;
-    public TreePointer root = TreePointer.EMPTY;
+    /** Volatile: open snapshot views re-read it when the compactor has moved their tree. */
+    public volatile TreePointer root = TreePointer.EMPTY;
     public long parent;
     public long origin;
     public long generation;
@@ -38,6 +39,8 @@ public final class CatalogEntry {
     /** Loaded lazily; non-null once read or set. */
     public Map<String, String> properties;
     public boolean propertiesDirty;
+    /** Set once the entry is destroyed: views still open on it refuse further reads. */
+    public volatile boolean dropped;
 
     public CatalogEntry(long id, byte kind) {
         this.id = id;

@@ -40,6 +40,8 @@ public final class Log implements Closeable {
     private final Object dataLock = new Object();
     private Segment dataHead;
     private long dataPos;
+    private Segment coldHead;
+    private long coldPos;
 
     Segment metaHead;
     long metaPos;
@@ -177,21 +179,109 @@ public final class Log implements Closeable {
      * two segments.
      */
     public long allocateData(int bytes, int align) throws IOException {
+        return allocateData(bytes, align, false);
+    }
+
+    /**
+     * Reserves {@code bytes} at the data head, or at the cold head when {@code cold}: data the
+     * compactor moves goes to a log head of its own, so long-lived data does not mix with
+     * fresh writes (which die young) and later compactions find it packed.
+     */
+    public long allocateData(int bytes, int align, boolean cold) throws IOException {
         synchronized (dataLock) {
-            if (dataHead != null) {
-                long p = (dataPos + align - 1) & -(long) align;
+            Segment head = cold ? coldHead : dataHead;
+            long pos = cold ? coldPos : dataPos;
+            if (head != null) {
+                long p = (pos + align - 1) & -(long) align;
                 if (p + bytes <= segmentSize) {
-                    dataPos = p + bytes;
-                    dirtyData.add(dataHead);
-                    return LogAddress.of(dataHead.id, p);
+                    setPos(cold, p + bytes);
+                    dirtyData.add(head);
+                    return LogAddress.of(head.id, p);
                 }
             }
-            dataHead = createSegment(SegmentLayout.KIND_DATA);
+            head = createSegment(SegmentLayout.KIND_DATA);
+            if (cold) {
+                coldHead = head;
+            } else {
+                dataHead = head;
+            }
             long p = SegmentLayout.HEADER_BYTES;
-            dataPos = p + bytes;
-            dirtyData.add(dataHead);
-            return LogAddress.of(dataHead.id, p);
+            setPos(cold, p + bytes);
+            dirtyData.add(head);
+            return LogAddress.of(head.id, p);
         }
+    }
+
+    private void setPos(boolean cold, long pos) {
+        if (cold) {
+            coldPos = pos;
+        } else {
+            dataPos = pos;
+        }
+    }
+
+    /**
+     * The segments that writes may still append to (the data, cold and meta heads): never
+     * collected.
+     */
+    public Set<Long> heads() {
+        Set<Long> h = new java.util.HashSet<>();
+        synchronized (dataLock) {
+            if (dataHead != null) {
+                h.add(dataHead.id);
+            }
+            if (coldHead != null) {
+                h.add(coldHead.id);
+            }
+        }
+        if (metaHead != null) {
+            h.add(metaHead.id);
+        }
+        return h;
+    }
+
+    /**
+     * The data head's id (or the next segment id when there is none yet): every data segment
+     * below it is sealed, and every write into it finished before this call if the caller
+     * holds out writers (a commit's freeze).
+     */
+    public long dataHeadId() {
+        synchronized (dataLock) {
+            return dataHead != null ? dataHead.id : nextSegmentId();
+        }
+    }
+
+    /** The id the next new segment will get: every segment now has a lower one. */
+    public synchronized long nextSegmentId() {
+        return nextSegmentId;
+    }
+
+    /**
+     * Removes a segment file nothing points into any more. With {@code wipe}, its bytes are
+     * overwritten with zeroes and forced first, so a freed volume's data cannot be read back
+     * from the disk.
+     */
+    public void deleteSegment(long id, boolean wipe) throws IOException {
+        Segment s = segments.get(id);
+        if (s == null) {
+            return;
+        }
+        if (heads().contains(id)) {
+            throw new IllegalStateException("invariant violated: segment " + id + " is a log head and cannot be deleted");
+        }
+        if (wipe) {
+            ByteBuffer zeros = ByteBuffer.allocate(1 << 20);
+            long size = s.file.size();
+            for (long p = 0; p < size; p += zeros.capacity()) {
+                zeros.clear().limit((int) Math.min(zeros.capacity(), size - p));
+                s.file.write(zeros, p);
+            }
+            s.file.force();
+        }
+        segments.remove(id);
+        dirtyData.remove(s);
+        s.file.close();
+        storage.delete(SegmentLayout.fileName(id));
     }
 
     public void writeData(long address, ByteBuffer src) throws IOException {

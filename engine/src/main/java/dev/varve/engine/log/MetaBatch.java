@@ -119,9 +119,22 @@ public final class MetaBatch implements NodeWriter {
     @Override
     public void written(Node<?> node) {
         written.add(node);
+        if (onWritten != null) {
+            onWritten.accept(node);
+        }
+    }
+
+    /**
+     * Called for each node as it is appended, before its bytes reach the file: the store pins
+     * it in the node cache there and then, so whoever follows a pointer to it finds it.
+     */
+    public void onWritten(java.util.function.Consumer<Node<?>> listener) {
+        this.onWritten = listener;
     }
 
     /** The nodes this batch wrote, to pin in the cache until their bytes are on disk. */
+    private java.util.function.Consumer<Node<?>> onWritten;
+
     public List<Node<?>> writtenNodes() {
         return written;
     }

@@ -1,0 +1,529 @@
+package dev.varve.engine;
+
+import dev.varve.engine.btree.CowTree;
+import dev.varve.engine.btree.Extent;
+import dev.varve.engine.btree.Node;
+import dev.varve.engine.btree.NodeCache;
+import dev.varve.engine.btree.TreeKind;
+import dev.varve.engine.btree.TreePointer;
+import dev.varve.engine.catalog.Catalog;
+import dev.varve.engine.catalog.CatalogEntry;
+import dev.varve.engine.format.SegmentLayout;
+import dev.varve.engine.log.Log;
+import dev.varve.engine.log.MetaBatch;
+import dev.varve.engine.log.Segment;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.zip.CRC32C;
+import org.agrona.collections.Long2LongHashMap;
+import org.agrona.collections.Long2ObjectHashMap;
+import org.agrona.collections.LongArrayList;
+
+/**
+ * The collector and compactor. A pass has three steps:
+ *
+ * <ol>
+ * <li><b>Mark</b>, without any lock against writers: the roots of the last commit (every volume
+ * head, snapshot and the catalog) are immutable, so their trees are walked through the node
+ * cache, each shared subtree once, summing the live bytes of every segment. A sealed segment
+ * (not a log head) that nothing reaches is dead for good: later states can only refer to an
+ * old segment by copying a reference that already existed.
+ * <li><b>Compact</b>, inside one commit's freeze: victim segments (live share under the
+ * configured utilisation, best cost-benefit first, as LFS) are emptied. Data they hold is
+ * copied to the cold log head; every tree node that points at moved data or lives in a victim
+ * is rewritten once, through a forwarding map keyed by old address, so a subtree shared by a
+ * hundred snapshots is moved once and stays shared. Roots are swapped in the catalog and in
+ * open volume heads; the commit makes it durable.
+ * <li><b>Reclaim</b>, after the commit and a superblock that names it: dead and emptied
+ * segment files are deleted (wiped first when asked) under the reclaim lock, which every read
+ * of a tree or of data holds, so no reader is using an old address when its file goes.
+ * </ol>
+ */
+final class Collector {
+    private final Store store;
+
+    Collector(Store store) {
+        this.store = store;
+    }
+
+    /** What the mark found: live bytes by segment, over the roots of one commit. */
+    static final class Mark {
+        final Long2LongHashMap live = new Long2LongHashMap(0);
+        final Map<Long, Long> sizes = new HashMap<>();
+        final Set<Long> heads = new HashSet<>();
+        final Map<Long, Integer> kind = new HashMap<>();
+        long watermark;
+
+        long garbage() {
+            long g = 0;
+            for (var e : sizes.entrySet()) {
+                if (!heads.contains(e.getKey()) && e.getKey() < watermark) {
+                    long id = e.getKey();
+                    g += Math.max(0, e.getValue() - SegmentLayout.HEADER_BYTES - live.get(id));
+                }
+            }
+            return g;
+        }
+
+        long liveBytes() {
+            long l = 0;
+            for (long id : sizes.keySet()) {
+                l += live.get(id);
+            }
+            return l;
+        }
+
+        long totalBytes() {
+            long t = 0;
+            for (long v : sizes.values()) {
+                t += v;
+            }
+            return t;
+        }
+    }
+
+    /** One root to walk: an extent tree (volume or snapshot) or the catalog. */
+    private record Root(long id, TreePointer root, int blockSize, boolean catalog) {
+    }
+
+    private record Snapshot(List<Root> roots, List<long[]> blobs, Set<Long> heads, long watermark,
+                            Map<Long, Long> sizes, Map<Long, Integer> kinds) {
+    }
+
+    private Snapshot roots() throws IOException {
+        return store.readingCatalog(catalog -> {
+            List<Root> roots = new ArrayList<>();
+            List<long[]> blobs = new ArrayList<>();
+            for (CatalogEntry e : catalog.all()) {
+                roots.add(new Root(e.id, e.root, e.blockSize, false));
+                if (e.propsAddress != 0) {
+                    blobs.add(new long[] {e.propsAddress, e.propsLength});
+                }
+            }
+            roots.add(new Root(0, store.lastCommit().catalogRoot(), 0, true));
+            Log log = store.log();
+            Map<Long, Long> sizes = new HashMap<>();
+            Map<Long, Integer> kinds = new HashMap<>();
+            for (Segment s : log.segments()) {
+                sizes.put(s.id, s.file.size());
+                kinds.put(s.id, s.kind);
+            }
+            // a segment at or above the watermark may hold data that only trees not yet
+            // committed point at (written since the last freeze): never judged by this mark
+            long watermark = Math.min(log.nextSegmentId(), store.freezeWatermark());
+            return new Snapshot(roots, blobs, log.heads(), watermark, sizes, kinds);
+        });
+    }
+
+    /** Walks every tree of the last commit; each node once. */
+    Mark mark() throws IOException {
+        Snapshot snap = roots();
+        Mark m = new Mark();
+        m.heads.addAll(snap.heads);
+        m.watermark = snap.watermark;
+        m.sizes.putAll(snap.sizes);
+        m.kind.putAll(snap.kinds);
+        NodeCache cache = store.cache();
+        Set<Long> seen = new HashSet<>();
+        Map<Long, List<long[]>> dataRuns = new HashMap<>();
+        store.reclaimLock().readLock().lock();
+        try {
+            for (Root r : snap.roots) {
+                if (r.root.isEmpty()) {
+                    continue;
+                }
+                if (r.catalog) {
+                    walk(cache, TreeKind.CATALOG, Catalog.BYTES, r.root, seen, m, null, 0);
+                } else {
+                    walk(cache, TreeKind.EXTENTS, Extent.CODEC, r.root, seen, m, dataRuns, r.blockSize);
+                }
+            }
+        } finally {
+            store.reclaimLock().readLock().unlock();
+        }
+        for (long[] b : snap.blobs) {
+            long seg = LogAddress.segment(b[0]);
+            m.live.put(seg, m.live.get(seg) + b[1]);
+        }
+        for (var e : dataRuns.entrySet()) {
+            long seg = e.getKey();
+            m.live.put(seg, m.live.get(seg) + union(e.getValue()));
+        }
+        return m;
+    }
+
+    private static <V> void walk(NodeCache cache, TreeKind kind, dev.varve.engine.btree.ValueCodec<V> codec,
+                                 TreePointer root, Set<Long> seen, Mark m, Map<Long, List<long[]>> dataRuns,
+                                 int blockSize) throws IOException {
+        ArrayDeque<long[]> todo = new ArrayDeque<>();
+        todo.push(new long[] {root.address(), root.length(), root.generation()});
+        while (!todo.isEmpty()) {
+            long[] p = todo.pop();
+            if (!seen.add(p[0])) {
+                continue;
+            }
+            Node<V> n = cache.load(kind, codec, p[0], (int) p[1], p[2]);
+            long seg = LogAddress.segment(p[0]);
+            m.live.put(seg, m.live.get(seg) + p[1]);
+            if (n.isLeaf()) {
+                if (dataRuns != null) {
+                    for (int i = 0; i < n.count(); i++) {
+                        Extent e = (Extent) n.value(i);
+                        long off = LogAddress.offset(e.address);
+                        dataRuns.computeIfAbsent(LogAddress.segment(e.address), k -> new ArrayList<>())
+                                .add(new long[] {off, off + (long) e.blocks * blockSize});
+                    }
+                }
+            } else {
+                for (int i = 0; i < n.count(); i++) {
+                    todo.push(new long[] {n.childAddress(i), n.childLength(i), n.childGeneration(i)});
+                }
+            }
+        }
+    }
+
+    /** Bytes covered by a set of [start, end) runs, overlaps counted once. */
+    static long union(List<long[]> runs) {
+        runs.sort((a, b) -> Long.compare(a[0], b[0]));
+        long total = 0;
+        long curStart = -1;
+        long curEnd = -1;
+        for (long[] r : runs) {
+            if (r[0] > curEnd) {
+                total += curEnd - curStart;
+                curStart = r[0];
+                curEnd = r[1];
+            } else {
+                curEnd = Math.max(curEnd, r[1]);
+            }
+        }
+        return total + (curEnd - curStart);
+    }
+
+    /** A full pass: mark, compact the victims, reclaim dead and emptied segments. */
+    GcReport collect(double victimUtilization, long maxMoveBytes) throws IOException {
+        long t0 = System.nanoTime();
+        Mark m = mark();
+        long bytesBefore = m.totalBytes();
+        int segmentsBefore = m.sizes.size();
+        Set<Long> dead = new HashSet<>();
+        List<long[]> candidates = new ArrayList<>(); // id, live, capacity
+        for (var e : m.sizes.entrySet()) {
+            long id = e.getKey();
+            if (m.heads.contains(id) || id >= m.watermark) {
+                continue;
+            }
+            long live = m.live.get(id);
+            long cap = Math.max(1, e.getValue() - SegmentLayout.HEADER_BYTES);
+            if (live == 0) {
+                dead.add(id);
+            } else if ((double) live / cap < victimUtilization) {
+                candidates.add(new long[] {id, live, cap});
+            }
+        }
+        // cost-benefit (LFS): free space gained times age, over the cost of reading and moving
+        // what lives; segment ids grow with time, so a lower id is older
+        long newest = m.watermark;
+        candidates.sort((a, b) -> Double.compare(score(b, newest), score(a, newest)));
+        Set<Long> victims = new HashSet<>();
+        long toMove = 0;
+        for (long[] c : candidates) {
+            if (toMove + c[1] > maxMoveBytes && !victims.isEmpty()) {
+                break;
+            }
+            victims.add(c[0]);
+            toMove += c[1];
+        }
+        long moved = 0;
+        if (!victims.isEmpty()) {
+            moved = store.compact(victims);
+        }
+        Set<Long> reclaim = new HashSet<>(dead);
+        reclaim.addAll(victims);
+        int deleted = store.reclaim(reclaim);
+        long bytesAfter = 0;
+        int segmentsAfter = 0;
+        for (Segment s : store.log().segments()) {
+            bytesAfter += s.file.size();
+            segmentsAfter++;
+        }
+        return new GcReport(segmentsBefore, segmentsAfter, deleted, bytesBefore, bytesAfter, moved,
+                m.liveBytes(), (System.nanoTime() - t0) / 1_000_000);
+    }
+
+    private static double score(long[] c, long newest) {
+        double u = (double) c[1] / c[2];
+        double age = newest - c[0];
+        return (1 - u) * age / (1 + u);
+    }
+
+    /**
+     * The compaction itself, inside a commit's freeze (dirty trees were just written, so every
+     * head is clean): moves everything out of the victims and swaps the roots.
+     *
+     * @return data bytes moved
+     */
+    static long relocate(Store store, Catalog catalog, MetaBatch batch, Set<Long> victims) throws IOException {
+        long maxVictim = Long.MIN_VALUE;
+        for (long v : victims) {
+            maxVictim = Math.max(maxVictim, v);
+        }
+        long mv = maxVictim;
+        Log log = store.log();
+        Map<Long, CowTree.Moved> forwarding = new HashMap<>();
+        Long2ObjectHashMap<long[]> copied = new Long2ObjectHashMap<>();
+        long[] movedBytes = {0};
+        CRC32C crc = new CRC32C();
+        for (CatalogEntry e : new ArrayList<>(catalog.all())) {
+            if (!e.root.isEmpty()) {
+                int bs = e.blockSize;
+                CowTree.Relocation<Extent> r = new CowTree.Relocation<>() {
+                    @Override
+                    public boolean isVictim(long segment) {
+                        return victims.contains(segment);
+                    }
+
+                    @Override
+                    public long maxVictim() {
+                        return mv;
+                    }
+
+                    @Override
+                    public Extent move(Extent x) throws IOException {
+                        if (!victims.contains(LogAddress.segment(x.address))) {
+                            return x;
+                        }
+                        long[] done = copied.get(x.address);
+                        if (done != null && done[0] >= x.blocks) {
+                            return moved(x, done[1]);
+                        }
+                        int bytes = x.blocks * bs;
+                        ByteBuffer b = ByteBuffer.allocate(bytes);
+                        log.readData(x.address, b);
+                        for (int i = 0; i < x.blocks; i++) {
+                            crc.reset();
+                            crc.update(b.array(), i * bs, bs);
+                            if ((int) crc.getValue() != x.crc(i)) {
+                                long at = x.address + (long) i * bs;
+                                throw store.corrupted(new CorruptionException(
+                                        log.segment(LogAddress.segment(at)).file.path(), at,
+                                        "a data block the compactor was to move fails its checksum; nothing was moved"
+                                                + " from its segment"));
+                            }
+                        }
+                        b.clear();
+                        long to = log.allocateData(bytes, Math.min(bs, 4096), true);
+                        log.writeData(to, b);
+                        copied.put(x.address, new long[] {x.blocks, to});
+                        movedBytes[0] += bytes;
+                        return moved(x, to);
+                    }
+
+                    @Override
+                    public Map<Long, CowTree.Moved> forwarding() {
+                        return forwarding;
+                    }
+                };
+                CowTree<Extent> t = new CowTree<>(TreeKind.EXTENTS, Extent.CODEC, store.cache(), e.root);
+                CowTree.Moved m = t.relocate(e.root, batch, e.lineage, r);
+                if (m.address() != e.root.address()) {
+                    store.pinWritten(batch);
+                    store.swapRoot(e, m.pointer());
+                    catalog.changed(e);
+                }
+            }
+            if (e.propsAddress != 0 && victims.contains(LogAddress.segment(e.propsAddress))) {
+                catalog.properties(e);
+                e.propertiesDirty = true;
+                catalog.changed(e);
+            }
+        }
+        Map<Long, CowTree.Moved> catalogForwarding = new HashMap<>();
+        catalog.relocateOnCommit(new CowTree.Relocation<>() {
+            @Override
+            public boolean isVictim(long segment) {
+                return victims.contains(segment);
+            }
+
+            @Override
+            public long maxVictim() {
+                return mv;
+            }
+
+            @Override
+            public byte[] move(byte[] value) {
+                return value;
+            }
+
+            @Override
+            public Map<Long, CowTree.Moved> forwarding() {
+                return catalogForwarding;
+            }
+        });
+        return movedBytes[0];
+    }
+
+    private static Extent moved(Extent x, long to) {
+        int[] crcs = new int[x.blocks];
+        for (int i = 0; i < x.blocks; i++) {
+            crcs[i] = x.crc(i);
+        }
+        return new Extent(x.blocks, to, x.birth, crcs);
+    }
+
+    // ------------------------------------------------------------------ space accounting
+
+    /**
+     * Referenced and exclusive bytes of every volume and snapshot, exact, from the trees: each
+     * node is visited once; how many roots reach it is counted over the DAG of shared subtrees
+     * (Kahn order), and a block is exclusive to a root when exactly one root reaches it.
+     */
+    Map<Long, long[]> space() throws IOException {
+        Snapshot snap = roots();
+        NodeCache cache = store.cache();
+        Long2ObjectHashMap<long[]> children = new Long2ObjectHashMap<>();
+        Long2ObjectHashMap<Node<Extent>> leaves = new Long2ObjectHashMap<>();
+        Long2LongHashMap indegree = new Long2LongHashMap(0);
+        Long2ObjectHashMap<long[]> info = new Long2ObjectHashMap<>(); // address -> {len, gen}
+        Map<Long, LongArrayList> rootsAt = new HashMap<>();
+        store.reclaimLock().readLock().lock();
+        try {
+            for (Root r : snap.roots) {
+                if (r.catalog || r.root.isEmpty()) {
+                    continue;
+                }
+                rootsAt.computeIfAbsent(r.root.address(), k -> new LongArrayList()).add(r.id);
+                indegree.put(r.root.address(), indegree.get(r.root.address()) + 1);
+                ArrayDeque<long[]> todo = new ArrayDeque<>();
+                todo.push(new long[] {r.root.address(), r.root.length(), r.root.generation()});
+                while (!todo.isEmpty()) {
+                    long[] p = todo.pop();
+                    if (info.containsKey(p[0])) {
+                        continue;
+                    }
+                    info.put(p[0], new long[] {p[1], p[2], r.blockSize});
+                    Node<Extent> n = cache.load(TreeKind.EXTENTS, Extent.CODEC, p[0], (int) p[1], p[2]);
+                    if (n.isLeaf()) {
+                        leaves.put(p[0], n);
+                        children.put(p[0], new long[0]);
+                    } else {
+                        long[] c = new long[n.count()];
+                        for (int i = 0; i < n.count(); i++) {
+                            c[i] = n.childAddress(i);
+                            indegree.put(c[i], indegree.get(c[i]) + 1);
+                            todo.push(new long[] {c[i], n.childLength(i), n.childGeneration(i)});
+                        }
+                        children.put(p[0], c);
+                    }
+                }
+            }
+        } finally {
+            store.reclaimLock().readLock().unlock();
+        }
+        // reach: how many roots reach a node; owner: the one root when reach == 1
+        Long2LongHashMap reach = new Long2LongHashMap(0);
+        Long2LongHashMap owner = new Long2LongHashMap(-1);
+        Long2LongHashMap pending = new Long2LongHashMap(Long.MIN_VALUE);
+        ArrayDeque<Long> ready = new ArrayDeque<>();
+        for (var e : rootsAt.entrySet()) {
+            LongArrayList ids = e.getValue();
+            long a = e.getKey();
+            reach.put(a, reach.get(a) + ids.size());
+            owner.put(a, ids.size() == 1 ? ids.getLong(0) : -2L);
+            pending.put(a, indegree.get(a) - ids.size());
+            if (pending.get(a) == 0) {
+                ready.add(a);
+            }
+        }
+        Map<Long, long[]> out = new HashMap<>(); // id -> {referenced, exclusive}
+        for (Root r : snap.roots) {
+            if (!r.catalog) {
+                out.put(r.id, new long[2]);
+            }
+        }
+        // per-block reference counts, keyed by physical address, with the owner when single
+        Long2LongHashMap refs = new Long2LongHashMap(0);
+        Long2LongHashMap refOwner = new Long2LongHashMap(-1);
+        Long2LongHashMap refSize = new Long2LongHashMap(0);
+        while (!ready.isEmpty()) {
+            long a = ready.poll();
+            long ra = reach.get(a);
+            long oa = owner.get(a);
+            Node<Extent> leaf = leaves.get(a);
+            if (leaf != null) {
+                int bs = (int) info.get(a)[2]; // a shared node is shared between trees of one block size
+                for (int i = 0; i < leaf.count(); i++) {
+                    Extent x = leaf.value(i);
+                    for (int b = 0; b < x.blocks; b++) {
+                        long addr = x.address + (long) b * bs;
+                        long before = refs.get(addr);
+                        refs.put(addr, before + ra);
+                        refSize.put(addr, bs);
+                        if (before == 0 && ra == 1) {
+                            refOwner.put(addr, oa);
+                        } else {
+                            refOwner.put(addr, -2);
+                        }
+                    }
+                }
+            }
+            for (long c : children.get(a)) {
+                long rc = reach.get(c);
+                reach.put(c, rc + ra);
+                long oc = owner.get(c);
+                owner.put(c, oc == -1 && ra == 1 ? oa : -2);
+                long left = pending.containsKey(c) ? pending.get(c) - 1 : indegree.get(c) - 1;
+                pending.put(c, left);
+                if (left == 0) {
+                    ready.add(c);
+                }
+            }
+        }
+        // referenced: blocks per root, from subtree block counts memoized by node
+        Long2LongHashMap subtree = new Long2LongHashMap(-1);
+        for (Root r : snap.roots) {
+            if (r.catalog || r.root.isEmpty()) {
+                continue;
+            }
+            out.get(r.id)[0] = blocks(r.root.address(), children, leaves, subtree) * r.blockSize;
+        }
+        refs.forEach((addr, count) -> {
+            if (count == 1) {
+                long o = refOwner.get(addr);
+                long[] s = o >= 0 ? out.get(o) : null;
+                if (s != null) {
+                    s[1] += refSize.get(addr);
+                }
+            }
+        });
+        return out;
+    }
+
+    private static long blocks(long a, Long2ObjectHashMap<long[]> children, Long2ObjectHashMap<Node<Extent>> leaves,
+                               Long2LongHashMap memo) {
+        long m = memo.get(a);
+        if (m >= 0) {
+            return m;
+        }
+        long n = 0;
+        Node<Extent> leaf = leaves.get(a);
+        if (leaf != null) {
+            for (int i = 0; i < leaf.count(); i++) {
+                n += leaf.value(i).blocks;
+            }
+        } else {
+            for (long c : children.get(a)) {
+                n += blocks(c, children, leaves, memo);
+            }
+        }
+        memo.put(a, n);
+        return n;
+    }
+}

@@ -1,0 +1,223 @@
+package dev.varve.engine;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CollectorTest {
+    private static final int MIB = 1 << 20;
+
+    private static StoreOptions small() {
+        return StoreOptions.defaults().withSegmentSize(MIB).withCommitIntervalMillis(0).withGcIntervalMillis(0);
+    }
+
+    private static long segmentBytes(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.filter(p -> p.getFileName().toString().endsWith(".seg")).mapToLong(p -> p.toFile().length()).sum();
+        }
+    }
+
+    private static long segmentFiles(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.filter(p -> p.getFileName().toString().endsWith(".seg")).count();
+        }
+    }
+
+    private static byte[] read(BlockDevice d) throws IOException {
+        byte[] b = new byte[(int) d.size()];
+        d.read(0, b, 0, b.length);
+        return b;
+    }
+
+    @Test
+    void destroyingEverythingAndCollectingLeavesAtMostTwoSegments(@TempDir Path tmp) throws IOException {
+        Path dir = tmp.resolve("s");
+        Random r = new Random(1);
+        try (Store store = Store.create(dir, small())) {
+            for (int v = 0; v < 3; v++) {
+                Volume vol = store.createVolume("v" + v, 8 * MIB);
+                for (int i = 0; i < 12; i++) {
+                    byte[] d = new byte[512 * 1024];
+                    r.nextBytes(d);
+                    vol.write(r.nextInt(15) * 512L * 1024, d, 0, d.length);
+                    store.snapshot("v" + v, "s" + i, Map.of("i", "x".repeat(1000)));
+                }
+            }
+            store.clone("v0", "s2", "c");
+            long before = segmentFiles(dir);
+            for (VolumeInfo v : store.volumes()) {
+                store.destroyVolume(v.name(), true);
+            }
+            GcReport g = store.gc();
+            assertTrue(before > 10, "the workload should have filled many segments: " + before);
+            assertTrue(segmentFiles(dir) <= 2, "after destroying everything: " + segmentFiles(dir) + " segments, " + g);
+            assertEquals(g.segmentsAfter(), segmentFiles(dir));
+        }
+        try (Store store = Store.open(dir, small())) {
+            assertTrue(store.volumes().isEmpty());
+            store.createVolume("again", MIB).write(0, new byte[] {1, 2, 3}, 0, 3);
+        }
+    }
+
+    @Test
+    void overwrittenDataIsReclaimed(@TempDir Path tmp) throws IOException {
+        Path dir = tmp.resolve("s");
+        int size = 32 * MIB;
+        Random r = new Random(2);
+        byte[] model = new byte[size];
+        try (Store store = Store.create(dir, small())) {
+            Volume v = store.createVolume("v", size);
+            for (int pass = 0; pass < 3; pass++) {
+                for (int off = 0; off < size; off += MIB) {
+                    byte[] d = new byte[MIB];
+                    r.nextBytes(d);
+                    v.write(off, d, 0, d.length);
+                    System.arraycopy(d, 0, model, off, d.length);
+                }
+                store.flush();
+            }
+            assertTrue(segmentBytes(dir) > 3L * size, "three full passes were written: " + segmentBytes(dir));
+            store.gc();
+            long after = segmentBytes(dir);
+            assertTrue(after <= size * 13L / 10, "store holds " + after + " bytes for a " + size + "-byte volume");
+            assertArrayEquals(model, read(v));
+        }
+        try (Store store = Store.open(dir, small())) {
+            assertArrayEquals(model, read(store.volume("v")));
+        }
+    }
+
+    @Test
+    void compactionMovesLiveDataAndKeepsEverySnapshotAndClone(@TempDir Path tmp) throws IOException {
+        Path dir = tmp.resolve("s");
+        Random r = new Random(3);
+        int size = 2 * MIB;
+        Map<String, byte[]> model = new HashMap<>();
+        List<String> snaps = new ArrayList<>();
+        try (Store store = Store.create(dir, small())) {
+            Volume a = store.createVolume("a", size, 512);
+            model.put("a", new byte[size]);
+            for (int i = 0; i < 40; i++) {
+                int off = r.nextInt(size - 70_000);
+                byte[] d = new byte[1 + r.nextInt(70_000)];
+                r.nextBytes(d);
+                a.write(off, d, 0, d.length);
+                System.arraycopy(d, 0, model.get("a"), off, d.length);
+                if (i % 4 == 0) {
+                    store.snapshot("a", "s" + i, Map.of());
+                    snaps.add("a@s" + i);
+                    model.put("a@s" + i, model.get("a").clone());
+                }
+                if (i == 20) {
+                    store.clone("a", "s8", "c");
+                    model.put("c", model.get("a@s8").clone());
+                    store.volume("c").write(5, new byte[] {9, 9, 9}, 0, 3);
+                    System.arraycopy(new byte[] {9, 9, 9}, 0, model.get("c"), 5, 3);
+                }
+            }
+            // drop half the snapshots, then compact every segment that is not full
+            for (int i = 0; i < snaps.size(); i += 2) {
+                String s = snaps.get(i);
+                store.destroySnapshot("a", s.substring(2));
+                model.remove(s);
+            }
+            BlockDevice open = store.device(snaps.get(1));
+            BlockDevice gone = store.device(snaps.get(3));
+            store.destroySnapshot("a", snaps.get(3).substring(2));
+            model.remove(snaps.get(3));
+            GcReport g = store.gc(1.0);
+            assertTrue(g.bytesMoved() > 0, "something was moved: " + g);
+            assertTrue(g.segmentsDeleted() > 0, "something was reclaimed: " + g);
+            for (var e : model.entrySet()) {
+                assertArrayEquals(e.getValue(), read(store.device(e.getKey())), e.getKey() + " after compaction");
+            }
+            assertArrayEquals(model.get(snaps.get(1)), read(open), "a view opened before the compaction follows it");
+            assertThrows(NoSuchSnapshotException.class, () -> read(gone), "a destroyed snapshot's view refuses reads");
+            // the volume keeps working on its moved tree
+            store.volume("a").write(100, new byte[] {7}, 0, 1);
+            model.get("a")[100] = 7;
+        }
+        try (Store store = Store.open(dir, small())) {
+            for (var e : model.entrySet()) {
+                assertArrayEquals(e.getValue(), read(store.device(e.getKey())), e.getKey() + " after reopen");
+            }
+        }
+    }
+
+    @Test
+    void referencedAndExclusiveBytesAreExact(@TempDir Path tmp) throws IOException {
+        Path dir = tmp.resolve("s");
+        try (Store store = Store.create(dir, small())) {
+            Volume v = store.createVolume("v", 4 * MIB, 4096);
+            v.write(0, new byte[100 * 4096], 0, 100 * 4096); // zeros are data too: written blocks
+            store.snapshot("v", "s1", Map.of());
+            byte[] d = new byte[30 * 4096];
+            new Random(4).nextBytes(d);
+            v.write(10 * 4096L, d, 0, d.length);
+            store.flush();
+            Map<String, SpaceInfo> s = byName(store.space());
+            assertEquals(100 * 4096L, s.get("v").referenced());
+            assertEquals(100 * 4096L, s.get("v@s1").referenced());
+            assertEquals(30 * 4096L, s.get("v").exclusive(), "the overwritten blocks are the head's own");
+            assertEquals(30 * 4096L, s.get("v@s1").exclusive(), "the blocks they replaced are the snapshot's own");
+            store.clone("v", "s1", "c");
+            s = byName(store.space());
+            assertEquals(0, s.get("v@s1").exclusive(), "a clone shares every block of its snapshot");
+            assertEquals(0, s.get("c").exclusive());
+            assertEquals(100 * 4096L, s.get("c").referenced());
+            assertEquals(4 * MIB, s.get("c").logical());
+            store.volume("c").trim(0, 4 * MIB);
+            store.flush();
+            s = byName(store.space());
+            assertEquals(0, s.get("c").referenced());
+            assertEquals(30 * 4096L, s.get("v@s1").exclusive());
+            SpaceSummary sum = store.spaceSummary();
+            assertTrue(sum.liveBytes() >= 130 * 4096L && sum.liveBytes() <= sum.bytesOnDisk(), sum.toString());
+        }
+    }
+
+    private static Map<String, SpaceInfo> byName(List<SpaceInfo> l) {
+        Map<String, SpaceInfo> m = new HashMap<>();
+        l.forEach(i -> m.put(i.name(), i));
+        return m;
+    }
+
+    @Test
+    void backgroundCollectorReclaimsWithoutBeingAsked(@TempDir Path tmp) throws Exception {
+        Path dir = tmp.resolve("s");
+        StoreOptions o = small().withGcIntervalMillis(50).withGcGarbageRatio(0.2);
+        try (Store store = Store.create(dir, o)) {
+            Volume v = store.createVolume("v", 8 * MIB);
+            byte[] d = new byte[MIB];
+            for (int pass = 0; pass < 4; pass++) {
+                for (int off = 0; off < 8 * MIB; off += MIB) {
+                    v.write(off, d, 0, d.length);
+                }
+                store.flush();
+            }
+            long written = 4L * 8 * MIB;
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            while (segmentBytes(dir) > written / 2 && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            assertTrue(segmentBytes(dir) <= written / 2, "the background collector did not reclaim: "
+                    + segmentBytes(dir) + " bytes on disk");
+            store.pauseCollector();
+            assertTrue(store.collectorPaused());
+            store.resumeCollector();
+        }
+    }
+}
