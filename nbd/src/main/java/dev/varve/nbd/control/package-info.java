@@ -1,0 +1,28 @@
+/**
+ * Live management of a store held by a running server. The server listens on
+ * {@code control.sock} in the store directory (owner-only permissions); a command that finds
+ * the store locked connects there with {@link dev.varve.nbd.control.ControlClient} instead.
+ *
+ * <p>One JSON object per line each way. Requests ({@code op} and its fields):
+ * <pre>
+ *   {"op":"ping"}                                   pid, port, socket of the server
+ *   {"op":"info"}                                   StoreInfo, clients per export, server stats
+ *   {"op":"list"}                                   volumes, snapshots, clients per export
+ *   {"op":"create","volume":V,"size":N,"blockSize":B}
+ *   {"op":"snapshot","volume":V,"snapshot":S,"properties":{...}}
+ *   {"op":"snapshot","volumes":[V,...],"snapshot":G}            a group snapshot
+ *   {"op":"revert","volume":V,"snapshot":S,"keepCurrent":K,"force":F}
+ *   {"op":"revertGroup","group":G,"force":F}
+ *   {"op":"clone","volume":V,"snapshot":S,"newVolume":N}
+ *   {"op":"destroy","target":"V" or "V@S","recursive":R,"force":F}
+ *   {"op":"gc"}                                     GcReport
+ * </pre>
+ * Replies: {@code {"ok":true,"result":...}} or
+ * {@code {"ok":false,"error":{"type":"NoSuchVolumeException","message":"..."}}}.
+ *
+ * <p>A revert or destroy whose volume (or snapshot) has NBD clients is refused with
+ * {@code VolumeBusyException} unless {@code force}: then new clients are kept off the volume,
+ * the connected ones are disconnected and their requests in flight finish, and only then does
+ * the store change.
+ */
+package dev.varve.nbd.control;

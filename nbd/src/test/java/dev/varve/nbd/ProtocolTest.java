@@ -1,0 +1,336 @@
+package dev.varve.nbd;
+
+import static dev.varve.nbd.NbdProtocol.*;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.varve.engine.CorruptionException;
+import dev.varve.engine.OutOfSpaceException;
+import dev.varve.engine.ReadOnlyException;
+import dev.varve.engine.Store;
+import dev.varve.engine.StoreOptions;
+import dev.varve.engine.io.CrashableStorage;
+import dev.varve.fsck.Fsck;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The replies the protocol prescribes for what real clients never send, through a hand-made
+ * client: every error leaves the connection (or, for a broken frame, the server) serving.
+ */
+class ProtocolTest {
+    private static final long MiB = 1 << 20;
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void optionErrorsLeaveTheHandshakeGoing() throws Exception {
+        try (Served s = Served.start(tmp, 4 * MiB); RawClient c = new RawClient(s.port()).greet()) {
+            assertEquals(REP_ERR_UNSUP, c.option(77, new byte[] {1, 2, 3}).get(0).type());
+            assertEquals(REP_ERR_UNSUP, c.option(OPT_STARTTLS, new byte[0]).get(0).type());
+            assertEquals(REP_ERR_INVALID, c.option(OPT_LIST, new byte[] {1}).get(0).type());
+            assertEquals(REP_ERR_INVALID, c.option(OPT_GO, new byte[] {0, 0, 0, 9, 'a'}).get(0).type());
+            assertEquals(REP_ERR_INVALID, c.option(OPT_STRUCTURED_REPLY, new byte[] {0}).get(0).type());
+            // SET_META_CONTEXT needs structured replies first
+            assertEquals(REP_ERR_INVALID, c.option(OPT_SET_META_CONTEXT,
+                    RawClient.metaData("vol", BASE_ALLOCATION)).get(0).type());
+            List<RawClient.OptionReply> unknown = c.option(OPT_GO, RawClient.goData("nope"));
+            assertEquals(REP_ERR_UNKNOWN, unknown.get(0).type());
+            assertTrue(unknown.get(0).text().contains("nope"), unknown.get(0).text());
+            // too long to read, short enough to skip
+            assertEquals(REP_ERR_TOO_BIG, c.option(OPT_INFO, new byte[200_000]).get(0).type());
+
+            List<RawClient.OptionReply> list = c.option(OPT_LIST_META_CONTEXT, RawClient.metaData("vol"));
+            assertEquals(REP_META_CONTEXT, list.get(0).type());
+            assertEquals(REP_ACK, list.get(1).type());
+
+            List<RawClient.OptionReply> info = c.option(OPT_INFO, RawClient.goData("vol", INFO_NAME, INFO_DESCRIPTION,
+                    INFO_BLOCK_SIZE));
+            assertEquals(REP_ACK, info.get(info.size() - 1).type());
+            assertEquals(5, info.size(), "export, name, description, block size, ack");
+            ByteBuffer bs = ByteBuffer.wrap(info.get(3).data());
+            assertEquals(INFO_BLOCK_SIZE, bs.getShort());
+            assertEquals(1, bs.getInt());
+            assertEquals(4096, bs.getInt());
+            assertEquals(32 << 20, bs.getInt());
+
+            // the empty name is the store's only volume
+            List<RawClient.OptionReply> dflt = c.option(OPT_INFO, RawClient.goData("", INFO_NAME));
+            assertEquals(REP_ACK, dflt.get(dflt.size() - 1).type());
+            assertEquals("vol", new String(dflt.get(1).data(), 2, 3, java.nio.charset.StandardCharsets.UTF_8));
+
+            assertEquals(REP_ACK, c.go("vol", true).type());
+            assertEquals(4 * MiB, c.size);
+            assertEquals(0, c.transmissionFlags & FLAG_READ_ONLY);
+            assertTrue((c.transmissionFlags & FLAG_CAN_MULTI_CONN) != 0);
+            assertEquals(0, c.command(0, CMD_READ, 0, 4096, null, 4096));
+        }
+    }
+
+    @Test
+    void exportNameForAMissingExportEndsTheSession() throws Exception {
+        try (Served s = Served.start(tmp, 4 * MiB)) {
+            try (RawClient c = new RawClient(s.port()).greet()) {
+                c.sendOption(OPT_EXPORT_NAME, "nope".getBytes());
+                assertTrue(c.closedByServer());
+            }
+            try (RawClient c = new RawClient(s.port()).greet()) {
+                c.sendOption(OPT_EXPORT_NAME, "vol".getBytes());
+                assertEquals(4 * MiB, c.in.readLong());
+                int flags = c.in.readUnsignedShort();
+                assertTrue((flags & FLAG_SEND_FLUSH) != 0);
+                assertEquals(0, c.command(0, CMD_WRITE, 0, 3, new byte[] {1, 2, 3}, 0));
+                assertEquals(0, c.command(0, CMD_FLUSH, 0, 0, null, 0));
+            }
+        }
+    }
+
+    @Test
+    void commandErrorsFollowTheProtocol() throws Exception {
+        try (Served s = Served.start(tmp, 4 * MiB)) {
+            s.store.snapshot("vol", "s", Map.of());
+            for (boolean structured : new boolean[] {false, true}) {
+                try (RawClient c = new RawClient(s.port()).greet()) {
+                    assertEquals(REP_ACK, c.go("vol", structured).type());
+                    long end = 4 * MiB;
+                    assertEquals(EINVAL, c.command(0, CMD_READ, end - 10, 11, null, 11));
+                    assertEquals(EINVAL, c.command(0, CMD_READ, -1L, 1, null, 1));
+                    assertEquals(ENOSPC, c.command(0, CMD_WRITE, end - 1, 2, new byte[2], 0));
+                    assertEquals(EINVAL, c.command(0, CMD_TRIM, end, 1, null, 0));
+                    assertEquals(ENOSPC, c.command(0, CMD_WRITE_ZEROES, end - 4096, 8192, null, 0));
+                    assertEquals(EINVAL, c.command(0, CMD_READ, 0, (32 << 20) + 1, null, 0));
+                    assertEquals(EINVAL, c.command(0, CMD_CACHE, 0, 4096, null, 0));
+                    assertEquals(EINVAL, c.command(0, 99, 0, 4096, null, 0));
+                    assertEquals(EINVAL, c.command(1 << 9, CMD_READ, 0, 4096, null, 4096));
+                    assertEquals(EINVAL, c.command(CMD_FLAG_NO_HOLE, CMD_WRITE, 0, 1, new byte[1], 0));
+                    assertEquals(ENOTSUP, c.command(CMD_FLAG_NO_HOLE | CMD_FLAG_FAST_ZERO, CMD_WRITE_ZEROES, 0, 4096,
+                            null, 0));
+                    assertEquals(structured ? EINVAL : EINVAL, c.command(0, CMD_BLOCK_STATUS, 0, 0, null, 0));
+                    // and the connection still works
+                    byte[] data = new byte[8192];
+                    Arrays.fill(data, (byte) 9);
+                    assertEquals(0, c.command(CMD_FLAG_FUA, CMD_WRITE, 100, data.length, data, 0));
+                    if (!structured) {
+                        c.request(0, CMD_READ, 1, 100, data.length, null);
+                        assertArrayEquals(data, c.readReply(data.length).payload());
+                        assertEquals(EINVAL, c.command(0, CMD_BLOCK_STATUS, 0, 4096, null, 0));
+                    } else {
+                        c.request(0, CMD_READ, 1, 0, 3 * MiB, null);
+                        byte[] got = readStructured(c.readAll(0), 0, (int) (3 * MiB));
+                        byte[] want = new byte[(int) (3 * MiB)];
+                        System.arraycopy(data, 0, want, 100, data.length);
+                        assertArrayEquals(want, got);
+                        c.request(0, CMD_BLOCK_STATUS, 2, 0, 4 * MiB, null);
+                        List<RawClient.Chunk> st = c.readAll(0);
+                        assertEquals(1, st.size());
+                        ByteBuffer p = ByteBuffer.wrap(st.get(0).payload());
+                        assertEquals(REPLY_TYPE_BLOCK_STATUS, st.get(0).type());
+                        assertEquals(Handshake.BASE_ALLOCATION_ID, p.getInt());
+                        assertEquals(12288, p.getInt()); // blocks 0..2 hold the write at 100
+                        assertEquals(0, p.getInt());
+                        assertEquals(4 * MiB - 12288, p.getInt());
+                        assertEquals(STATE_HOLE | STATE_ZERO, p.getInt());
+                        assertFalse(p.hasRemaining());
+                    }
+                    c.request(0, CMD_DISC, 3, 0, 0, null);
+                    assertTrue(c.closedByServer());
+                }
+                try (RawClient c = new RawClient(s.port()).greet()) {
+                    assertEquals(REP_ACK, c.go("vol@s", structured).type());
+                    assertTrue((c.transmissionFlags & FLAG_READ_ONLY) != 0);
+                    assertEquals(EPERM, c.command(0, CMD_WRITE, 0, 1, new byte[1], 0));
+                    assertEquals(EPERM, c.command(0, CMD_TRIM, 0, 4096, null, 0));
+                    assertEquals(EPERM, c.command(0, CMD_WRITE_ZEROES, 0, 4096, null, 0));
+                    assertEquals(0, c.command(0, CMD_FLUSH, 0, 0, null, 0));
+                }
+            }
+        }
+    }
+
+    /** Assembles a structured READ reply into the bytes it stands for. */
+    static byte[] readStructured(List<RawClient.Chunk> chunks, long offset, int length) {
+        byte[] out = new byte[length];
+        long covered = 0;
+        for (RawClient.Chunk c : chunks) {
+            ByteBuffer p = ByteBuffer.wrap(c.payload());
+            if (c.type() == REPLY_TYPE_OFFSET_DATA) {
+                long at = p.getLong();
+                p.get(out, (int) (at - offset), p.remaining());
+                covered += c.payload().length - 8;
+            } else if (c.type() == REPLY_TYPE_OFFSET_HOLE) {
+                p.getLong();
+                covered += Integer.toUnsignedLong(p.getInt());
+            } else if (c.type() != REPLY_TYPE_NONE) {
+                throw new AssertionError("chunk type " + c.type());
+            }
+        }
+        assertEquals(length, covered, "the chunks cover the read");
+        return out;
+    }
+
+    @Test
+    void brokenFramesDisconnectOnlyTheirOwnClient() throws Exception {
+        try (Served s = Served.start(tmp, 4 * MiB); RawClient good = new RawClient(s.port()).greet()) {
+            assertEquals(REP_ACK, good.go("vol", true).type());
+            try (RawClient c = new RawClient(s.port()).greet()) {
+                c.out.writeLong(0x1234); // not IHAVEOPT
+                c.out.writeLong(0);
+                c.out.flush();
+                assertTrue(c.closedByServer());
+            }
+            try (RawClient c = new RawClient(s.port())) {
+                c.in.readLong();
+                c.in.readLong();
+                c.in.readShort();
+                c.out.writeInt(1 << 7); // unknown client flag
+                c.out.flush();
+                assertTrue(c.closedByServer());
+            }
+            try (RawClient c = new RawClient(s.port()).greet()) {
+                assertEquals(REP_ACK, c.go("vol", false).type());
+                c.out.writeInt(0xdeadbeef);
+                c.out.write(new byte[24]);
+                c.out.flush();
+                assertTrue(c.closedByServer());
+            }
+            try (RawClient c = new RawClient(s.port()).greet()) {
+                assertEquals(REP_ACK, c.go("vol", false).type());
+                c.request(0, CMD_WRITE, 5, 0, (64 << 20), null);
+                RawClient.Chunk r = c.readReply(0);
+                assertEquals(EINVAL, r.errno());
+                assertTrue(c.closedByServer());
+            }
+            try (RawClient c = new RawClient(s.port()).greet()) {
+                assertEquals(REP_ACK, c.go("vol", false).type());
+                c.request(0, CMD_WRITE, 5, 0, 1 << 20, new byte[1000]); // then drop mid-payload
+            }
+            assertEquals(0, good.command(0, CMD_WRITE, 0, 4096, new byte[4096], 0));
+            assertTrue(s.server.stats().protocolErrors() >= 4);
+        }
+    }
+
+    @Test
+    void readOnlyServerAndConnectionLimitAndHandshakeTimeout() throws Exception {
+        ServerOptions o = ServerOptions.defaults().withReadOnly(true).withMaxConnections(2)
+                .withHandshakeTimeout(Duration.ofMillis(300));
+        try (Served s = Served.start(tmp, 4 * MiB, o)) {
+            RawClient a = new RawClient(s.port()).greet();
+            RawClient b = new RawClient(s.port()).greet();
+            assertEquals(REP_ACK, a.go("vol", false).type());
+            assertTrue((a.transmissionFlags & FLAG_READ_ONLY) != 0);
+            assertEquals(EPERM, a.command(0, CMD_WRITE, 0, 1, new byte[1], 0));
+            try (RawClient c = new RawClient(s.port())) {
+                assertTrue(c.closedByServer(), "over the connection limit");
+            }
+            // b never finishes its handshake: it is dropped, and its slot comes back
+            assertTrue(b.closedByServer());
+            b.close();
+            RawClient d = null;
+            for (int i = 0; i < 100 && d == null; i++) {
+                RawClient x = new RawClient(s.port());
+                try {
+                    x.greet();
+                    d = x;
+                } catch (IOException e) {
+                    x.close();
+                    Thread.sleep(20);
+                }
+            }
+            assertTrue(d != null, "a slot frees up");
+            assertEquals(REP_ACK, d.go("vol", true).type());
+            assertEquals(0, d.command(0, CMD_READ, 0, 4096, null, 0));
+            a.close();
+            d.close();
+        }
+    }
+
+    @Test
+    void outOfSpaceIsEnospcAndTheServerKeepsReading() throws Exception {
+        Path dir = tmp.resolve("mem");
+        CrashableStorage disk = new CrashableStorage(dir);
+        Store store = Store.create(dir, StoreOptions.defaults().withSegmentSize(1 << 20).withStorage(p -> disk));
+        store.createVolume("vol", 64 * MiB);
+        store.flush();
+        disk.capacity(6 * MiB);
+        NbdServer server = new NbdServer(store, ServerOptions.defaults().withPort(0).withLog(x -> { })).start();
+        try (RawClient c = new RawClient(server.port()).greet()) {
+            assertEquals(REP_ACK, c.go("vol", true).type());
+            byte[] data = new byte[1 << 20];
+            Arrays.fill(data, (byte) 1);
+            int errno = 0;
+            for (int i = 0; i < 64 && errno == 0; i++) {
+                errno = c.command(0, CMD_WRITE, i * MiB, data.length, data, 0);
+            }
+            assertEquals(ENOSPC, errno);
+            c.request(0, CMD_READ, 9, 0, 4096, null);
+            assertEquals(1, c.readAll(0).size());
+        } finally {
+            server.close();
+            assertEquals(0, server.stats().internalErrors());
+        }
+        try {
+            store.close();
+        } catch (IOException expected) {
+            // the store refuses to commit after a failed write; reopening gives its last commit
+        }
+        assertEquals(0, Fsck.check(disk, false).exitCode());
+    }
+
+    @Test
+    void concurrentSectorWritesToOneBlockAreAllKept() throws Exception {
+        // the engine merges a partial block by read-modify-write: without the server's
+        // per-volume lock, writes to different sectors of one block in flight together lose some
+        try (Served s = Served.start(tmp, 4 * MiB); RawClient a = new RawClient(s.port()).greet();
+             RawClient b = new RawClient(s.port()).greet()) {
+            assertEquals(REP_ACK, a.go("vol", false).type());
+            assertEquals(REP_ACK, b.go("vol", false).type());
+            int blocks = 64;
+            for (int blk = 0; blk < blocks; blk++) {
+                for (int sector = 0; sector < 8; sector++) {
+                    RawClient c = sector % 2 == 0 ? a : b;
+                    byte[] d = new byte[512];
+                    Arrays.fill(d, (byte) (blk * 8 + sector + 1));
+                    c.request(0, CMD_WRITE, blk * 8 + sector, blk * 4096L + sector * 512L, 512, d);
+                }
+            }
+            for (int i = 0; i < blocks * 4; i++) {
+                assertEquals(0, a.readReply(0).errno());
+                assertEquals(0, b.readReply(0).errno());
+            }
+            byte[] all = new byte[blocks * 4096];
+            s.store.volume("vol").read(0, all, 0, all.length);
+            for (int i = 0; i < all.length; i++) {
+                assertEquals((byte) (i / 512 + 1), all[i], "byte " + i + ": a sector write was lost");
+            }
+        }
+    }
+
+    @Test
+    void engineFailuresMapToNbdErrors() {
+        assertEquals(ENOSPC, Transmission.errno(new OutOfSpaceException("full")));
+        assertEquals(EPERM, Transmission.errno(new ReadOnlyException("ro")));
+        assertEquals(EIO, Transmission.errno(new CorruptionException("bad")));
+        assertEquals(EIO, Transmission.errno(new IOException("disk")));
+    }
+
+    @Test
+    void nonLoopbackBindWarns() throws Exception {
+        try (Served s = Served.start(tmp, 4 * MiB, ServerOptions.defaults().withBindAddress("0.0.0.0"))) {
+            assertEquals(1, s.server.warnings().size());
+            assertTrue(s.server.warnings().get(0).contains("not loopback"), s.server.warnings().toString());
+        }
+        try (Served s = Served.start(tmp.resolve("2"), 4 * MiB)) {
+            assertTrue(s.server.warnings().isEmpty());
+        }
+    }
+}
