@@ -13,11 +13,53 @@ import java.util.zip.CRC32C;
  * positional write per run of up to {@link Extent#MAX_BLOCKS} blocks) and then into the
  * volume's extent map, copying the shared path to the root if a snapshot holds it. Unaligned
  * edges are read, merged and rewritten. Concurrent writes to overlapping ranges land in some
- * order, as on any disk.
+ * order, as on any disk: a read-modify-write of an edge block holds its block group
+ * exclusively, so a concurrent write to another part of the same block is never lost, while
+ * whole-block writes share the groups they touch and run in parallel.
  */
 public final class Volume extends MappedDevice {
     final CatalogEntry entry;
     volatile boolean destroyed;
+
+    /** Block groups of {@link #GROUP_BLOCKS} blocks, striped over a fixed set of locks. */
+    private static final int GROUP_BLOCKS = 64;
+    private static final int STRIPES = 256;
+    private final java.util.concurrent.locks.ReentrantReadWriteLock[] stripes =
+            new java.util.concurrent.locks.ReentrantReadWriteLock[STRIPES];
+
+    {
+        for (int i = 0; i < STRIPES; i++) {
+            stripes[i] = new java.util.concurrent.locks.ReentrantReadWriteLock();
+        }
+    }
+
+    /** The stripe locks for blocks [first, end), in ascending order (so never a deadlock). */
+    private java.util.concurrent.locks.Lock[] groupLocks(long first, long end, boolean exclusive) {
+        long g0 = first / GROUP_BLOCKS;
+        long g1 = (end - 1) / GROUP_BLOCKS;
+        java.util.BitSet used = new java.util.BitSet(STRIPES);
+        for (long g = g0; g <= g1 && used.cardinality() < STRIPES; g++) {
+            used.set((int) Math.floorMod(g, (long) STRIPES));
+        }
+        java.util.concurrent.locks.Lock[] locks = new java.util.concurrent.locks.Lock[used.cardinality()];
+        int n = 0;
+        for (int i = used.nextSetBit(0); i >= 0; i = used.nextSetBit(i + 1)) {
+            locks[n++] = exclusive ? stripes[i].writeLock() : stripes[i].readLock();
+        }
+        return locks;
+    }
+
+    private static void lockAll(java.util.concurrent.locks.Lock[] locks) {
+        for (java.util.concurrent.locks.Lock l : locks) {
+            l.lock();
+        }
+    }
+
+    private static void unlockAll(java.util.concurrent.locks.Lock[] locks) {
+        for (int i = locks.length - 1; i >= 0; i--) {
+            locks[i].unlock();
+        }
+    }
 
     Volume(Store store, CatalogEntry entry, ExtentMap map) {
         super(store, entry.blockSize, map);
@@ -59,9 +101,23 @@ public final class Volume extends MappedDevice {
         if (len == 0) {
             return;
         }
-        ByteBuffer blocks;
         long first = offset / blockSize;
-        if (offset % blockSize == 0 && len % blockSize == 0) {
+        long last = (offset + len + blockSize - 1) / blockSize;
+        boolean aligned = offset % blockSize == 0 && len % blockSize == 0;
+        java.util.concurrent.locks.Lock[] locks = groupLocks(first, last, !aligned);
+        lockAll(locks);
+        try {
+            writeLocked(offset, src, len, first, aligned);
+        } finally {
+            unlockAll(locks);
+        }
+        src.position(src.limit());
+        store.afterWrite();
+    }
+
+    private void writeLocked(long offset, ByteBuffer src, int len, long first, boolean aligned) throws IOException {
+        ByteBuffer blocks;
+        if (aligned) {
             blocks = src.slice();
         } else {
             long end = (offset + len + blockSize - 1) / blockSize;
@@ -82,8 +138,6 @@ public final class Volume extends MappedDevice {
             blocks.clear();
         }
         writeBlocks(first, blocks);
-        src.position(src.limit());
-        store.afterWrite();
     }
 
     private void writeBlocks(long firstLba, ByteBuffer blocks) throws IOException {
@@ -139,6 +193,17 @@ public final class Volume extends MappedDevice {
         if (length == 0) {
             return;
         }
+        java.util.concurrent.locks.Lock[] locks = groupLocks(offset / blockSize,
+                (offset + length + blockSize - 1) / blockSize, true);
+        lockAll(locks);
+        try {
+            trimLocked(offset, length);
+        } finally {
+            unlockAll(locks);
+        }
+    }
+
+    private void trimLocked(long offset, long length) throws IOException {
         long firstFull = (offset + blockSize - 1) / blockSize;
         long endFull = (offset + length) / blockSize;
         if (firstFull >= endFull) {
