@@ -234,8 +234,9 @@ final class Collector {
         candidates.sort((a, b) -> Double.compare(score(b, newest), score(a, newest)));
         Set<Long> victims = new HashSet<>();
         long toMove = 0;
+        long budget = store.compactionBudget(maxMoveBytes);
         for (long[] c : candidates) {
-            if (toMove + c[1] > maxMoveBytes && !victims.isEmpty()) {
+            if (toMove + c[1] > budget) {
                 break;
             }
             victims.add(c[0]);

@@ -118,6 +118,9 @@ public final class Store implements AutoCloseable {
         this.cache = new NodeCache(log, options.nodeCacheBytes());
         this.lastCommit = last;
         this.freezeWatermark = log.dataHeadId();
+        if (options.maxSizeBytes() > 0) {
+            log.setSegmentLimit(options.maxSizeBytes() / log.segmentSize());
+        }
         this.openGeneration = last.generation() + 1;
         this.durableGeneration = last.generation();
         this.rollMeta = rollMeta;
@@ -300,6 +303,68 @@ public final class Store implements AutoCloseable {
         dirtyBytes.addAndGet(bytes);
     }
 
+    /**
+     * Admits a data write of {@code bytes} under the store's size limit: writers are slowed as
+     * the store nears it (and the collector is woken), then refused with a clear error before
+     * anything is written. A reserve of segments under the limit stays for commits, snapshots,
+     * destroy and the collector, so a full store can always be emptied.
+     */
+    void admitWrite(long bytes) throws IOException {
+        long max = options.maxSizeBytes();
+        if (max <= 0) {
+            return;
+        }
+        long seg = log.segmentSize();
+        long limit = max / seg;
+        long reserve = reserveSegments(limit);
+        long userLimit = limit - reserve;
+        long room = log.dataHeadRoom();
+        long needed = bytes <= room ? 0 : (bytes - room + seg - 1) / seg;
+        long used = log.segmentCount();
+        if (used + needed > userLimit) {
+            wakeCollector();
+            throw new OutOfSpaceException("store " + storage.root() + " is full: it is limited to " + max + " bytes ("
+                    + limit + " segments, " + reserve + " of them kept for commits, snapshots, destroy and the collector)"
+                    + " and " + used + " are in use; destroy snapshots or volumes and run 'varve gc', or open it with a"
+                    + " larger --max-size. Nothing was written.");
+        }
+        long soft = userLimit * 9 / 10;
+        if (used + needed > soft) {
+            wakeCollector();
+            try {
+                Thread.sleep(Math.min(20, 1 + (used + needed - soft)));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    static long reserveSegments(long limit) {
+        return Math.max(3, limit / 10);
+    }
+
+    /** Data bytes the compactor may move in one pass without eating the last of the reserve. */
+    long compactionBudget(long wanted) {
+        long max = options.maxSizeBytes();
+        if (max <= 0) {
+            return wanted;
+        }
+        // keep one segment for the compaction commit's own records; the rest may take moved data
+        long spare = max / log.segmentSize() - log.segmentCount() - 1;
+        return Math.min(wanted, Math.max(0, spare) * log.segmentSize());
+    }
+
+    private void wakeCollector() {
+        ScheduledExecutorService t = gcTimer;
+        if (t != null && !gcPaused) {
+            try {
+                t.execute(() -> backgroundCollect(true));
+            } catch (java.util.concurrent.RejectedExecutionException closing) {
+                // the store is closing
+            }
+        }
+    }
+
     void afterWrite() throws IOException {
         if (dirtyBytes.get() >= options.dirtyBytesLimit()) {
             commit(false);
@@ -314,6 +379,18 @@ public final class Store implements AutoCloseable {
     IOException writeFailed(IOException e) {
         IOException t = Log.translateIo(e, "writing data");
         failure = t;
+        return t;
+    }
+
+    /**
+     * A data write failed before any of it reached a volume's map: if the disk is full, the
+     * store stays usable (destroy and collect, then write again); any other failure fails it.
+     */
+    IOException firstWriteFailed(IOException e) {
+        IOException t = Log.translateIo(e, "writing data");
+        if (!(t instanceof OutOfSpaceException)) {
+            failure = t;
+        }
         return t;
     }
 
@@ -1101,6 +1178,10 @@ public final class Store implements AutoCloseable {
     }
 
     private void backgroundCollect() {
+        backgroundCollect(false);
+    }
+
+    private void backgroundCollect(boolean urgent) {
         if (gcPaused || closed || failure != null) {
             return;
         }
@@ -1110,7 +1191,7 @@ public final class Store implements AutoCloseable {
         try {
             Collector.Mark m = collector.mark();
             long total = m.totalBytes();
-            if (total > 0 && (double) m.garbage() / total >= options.gcGarbageRatio()) {
+            if (total > 0 && (urgent ? m.garbage() > 0 : (double) m.garbage() / total >= options.gcGarbageRatio())) {
                 collector.collect(options.gcVictimUtilization(), 256L << 20);
             }
         } catch (IOException | RuntimeException e) {

@@ -21,52 +21,55 @@ import java.util.function.Function;
  * @param gcVictimUtilization a segment whose live share is below this is compacted (default 0.75)
  * @param wipeOnReclaim    overwrite a segment with zeroes before deleting it, so freed data
  *                         cannot be read back from the disk (costs a write of each reclaimed byte)
+ * @param maxSizeBytes     a cap on the store's segment files (0 = only the disk's size); a
+ *                         reserve under it is kept for commits, snapshots, destroy and the collector
  */
 public record StoreOptions(long segmentSize, long nodeCacheBytes, long commitIntervalMillis,
                            long dirtyBytesLimit, boolean readOnly,
                            Function<Path, Storage> storageFactory, long gcIntervalMillis,
-                           double gcGarbageRatio, double gcVictimUtilization, boolean wipeOnReclaim) {
+                           double gcGarbageRatio, double gcVictimUtilization, boolean wipeOnReclaim,
+                           long maxSizeBytes) {
 
     public static final long DEFAULT_SEGMENT_SIZE = 64L << 20;
 
     public static StoreOptions defaults() {
         return new StoreOptions(DEFAULT_SEGMENT_SIZE, 64L << 20, 5000, 256L << 20, false, FileStorage::new,
-                30_000, 0.25, 0.75, false);
+                30_000, 0.25, 0.75, false, 0);
     }
 
     public StoreOptions withSegmentSize(long v) {
         return new StoreOptions(v, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly, storageFactory,
-                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim);
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes);
     }
 
     public StoreOptions withNodeCacheBytes(long v) {
         return new StoreOptions(segmentSize, v, commitIntervalMillis, dirtyBytesLimit, readOnly, storageFactory,
-                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim);
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes);
     }
 
     public StoreOptions withCommitIntervalMillis(long v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, v, dirtyBytesLimit, readOnly, storageFactory,
-                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim);
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes);
     }
 
     public StoreOptions withDirtyBytesLimit(long v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, v, readOnly, storageFactory,
-                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim);
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes);
     }
 
     public StoreOptions withReadOnly(boolean v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, v, storageFactory,
-                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim);
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes);
     }
 
     public StoreOptions withStorage(Function<Path, Storage> v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly, v,
-                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim);
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes);
     }
 
     public StoreOptions withGcIntervalMillis(long v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
-                storageFactory, v, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim);
+                storageFactory, v, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes);
     }
 
     public StoreOptions withGcGarbageRatio(double v) {
@@ -74,7 +77,7 @@ public record StoreOptions(long segmentSize, long nodeCacheBytes, long commitInt
             throw new IllegalArgumentException("gc garbage ratio must be between 0 and 1, got " + v);
         }
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
-                storageFactory, gcIntervalMillis, v, gcVictimUtilization, wipeOnReclaim);
+                storageFactory, gcIntervalMillis, v, gcVictimUtilization, wipeOnReclaim, maxSizeBytes);
     }
 
     public StoreOptions withGcVictimUtilization(double v) {
@@ -82,11 +85,20 @@ public record StoreOptions(long segmentSize, long nodeCacheBytes, long commitInt
             throw new IllegalArgumentException("gc victim utilisation must be in (0, 1], got " + v);
         }
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
-                storageFactory, gcIntervalMillis, gcGarbageRatio, v, wipeOnReclaim);
+                storageFactory, gcIntervalMillis, gcGarbageRatio, v, wipeOnReclaim, maxSizeBytes);
     }
 
     public StoreOptions withWipeOnReclaim(boolean v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
-                storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, v);
+                storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, v, maxSizeBytes);
+    }
+
+    public StoreOptions withMaxSizeBytes(long v) {
+        if (v != 0 && v < 8 * segmentSize) {
+            throw new IllegalArgumentException("a store limit must be 0 (none) or at least 8 segments ("
+                    + 8 * segmentSize + " bytes), got " + v);
+        }
+        return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
+                storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, v);
     }
 }

@@ -104,6 +104,7 @@ public final class Volume extends MappedDevice {
         long first = offset / blockSize;
         long last = (offset + len + blockSize - 1) / blockSize;
         boolean aligned = offset % blockSize == 0 && len % blockSize == 0;
+        store.admitWrite((last - first) * blockSize);
         java.util.concurrent.locks.Lock[] locks = groupLocks(first, last, !aligned);
         lockAll(locks);
         try {
@@ -166,7 +167,8 @@ public final class Volume extends MappedDevice {
                     addr = log.allocateData(n * blockSize, align);
                     log.writeData(addr, chunk);
                 } catch (IOException e) {
-                    throw store.writeFailed(e);
+                    // nothing of this write is in the map yet when the first run fails
+                    throw done == 0 ? store.firstWriteFailed(e) : store.writeFailed(e);
                 }
                 lock.writeLock().lock();
                 try {

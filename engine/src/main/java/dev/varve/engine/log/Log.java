@@ -42,6 +42,7 @@ public final class Log implements Closeable {
     private long dataPos;
     private Segment coldHead;
     private long coldPos;
+    private volatile long segmentLimit;
 
     Segment metaHead;
     long metaPos;
@@ -121,6 +122,12 @@ public final class Log implements Closeable {
     /** Creates a new segment file with its header, durable together with its directory entry. */
     Segment createSegment(int kind) throws IOException {
         long id;
+        long limit = segmentLimit;
+        if (limit > 0 && segments.size() >= limit) {
+            throw new OutOfSpaceException("the store has reached its size limit (" + limit + " segments of "
+                    + segmentSize + " bytes): destroy snapshots or volumes and run 'varve gc', or open it with a"
+                    + " larger --max-size");
+        }
         synchronized (this) {
             id = nextSegmentId++;
         }
@@ -248,6 +255,22 @@ public final class Log implements Closeable {
     public long dataHeadId() {
         synchronized (dataLock) {
             return dataHead != null ? dataHead.id : nextSegmentId();
+        }
+    }
+
+    /** Caps the number of segment files (0 = no cap): creating one more fails with out-of-space. */
+    public void setSegmentLimit(long segments) {
+        this.segmentLimit = segments;
+    }
+
+    public int segmentCount() {
+        return segments.size();
+    }
+
+    /** Bytes still free at the data head before a new segment is needed. */
+    public long dataHeadRoom() {
+        synchronized (dataLock) {
+            return dataHead == null ? 0 : Math.max(0, segmentSize - dataPos);
         }
     }
 
