@@ -279,9 +279,17 @@ final class Collector {
         long mv = maxVictim;
         Log log = store.log();
         Map<Long, CowTree.Moved> forwarding = new HashMap<>();
-        Long2ObjectHashMap<long[]> copied = new Long2ObjectHashMap<>();
+        // Data first, by physical range: every extent in a victim, from every tree, is gathered,
+        // overlapping slices of one written run are united, and each united run is copied once.
+        // A snapshot holding a whole extent and a head holding a slice of it then still share
+        // the same bytes at the new place (diff and send see no change that was not made).
+        Map<Long, java.util.TreeMap<Long, long[]>> moves = copyVictimData(store, catalog, victims, mv);
         long[] movedBytes = {0};
-        CRC32C crc = new CRC32C();
+        for (var segMoves : moves.values()) {
+            for (var e : segMoves.entrySet()) {
+                movedBytes[0] += e.getValue()[0] - e.getKey();
+            }
+        }
         for (CatalogEntry e : new ArrayList<>(catalog.all())) {
             if (!e.root.isEmpty()) {
                 int bs = e.blockSize;
@@ -298,33 +306,17 @@ final class Collector {
 
                     @Override
                     public Extent move(Extent x) throws IOException {
-                        if (!victims.contains(LogAddress.segment(x.address))) {
+                        long seg = LogAddress.segment(x.address);
+                        if (!victims.contains(seg)) {
                             return x;
                         }
-                        long[] done = copied.get(x.address);
-                        if (done != null && done[0] >= x.blocks) {
-                            return moved(x, done[1]);
+                        var run = moves.get(seg).floorEntry(x.address);
+                        long end = x.address + (long) x.blocks * bs;
+                        if (run == null || run.getValue()[0] < end) {
+                            throw new IllegalStateException("invariant violated: extent " + x + " of segment " + seg
+                                    + " was not gathered before the move");
                         }
-                        int bytes = x.blocks * bs;
-                        ByteBuffer b = ByteBuffer.allocate(bytes);
-                        log.readData(x.address, b);
-                        for (int i = 0; i < x.blocks; i++) {
-                            crc.reset();
-                            crc.update(b.array(), i * bs, bs);
-                            if ((int) crc.getValue() != x.crc(i)) {
-                                long at = x.address + (long) i * bs;
-                                throw store.corrupted(new CorruptionException(
-                                        log.segment(LogAddress.segment(at)).file.path(), at,
-                                        "a data block the compactor was to move fails its checksum; nothing was moved"
-                                                + " from its segment"));
-                            }
-                        }
-                        b.clear();
-                        long to = log.allocateData(bytes, Math.min(bs, 4096), true);
-                        log.writeData(to, b);
-                        copied.put(x.address, new long[] {x.blocks, to});
-                        movedBytes[0] += bytes;
-                        return moved(x, to);
+                        return moved(x, run.getValue()[1] + (x.address - run.getKey()));
                     }
 
                     @Override
@@ -369,6 +361,93 @@ final class Collector {
             }
         });
         return movedBytes[0];
+    }
+
+    /**
+     * Copies every live data run of the victims to the cold head, each once: returns, per victim
+     * segment, old run start -> {old run end, new address}. Every block is checked against its
+     * extent's CRC32C before it is copied; a bad one stops the pass with nothing changed.
+     */
+    private static Map<Long, java.util.TreeMap<Long, long[]>> copyVictimData(Store store, Catalog catalog,
+            Set<Long> victims, long maxVictim) throws IOException {
+        Log log = store.log();
+        NodeCache cache = store.cache();
+        Map<Long, List<Object[]>> found = new HashMap<>(); // segment -> {start, end, extent, blockSize}
+        Set<Long> seen = new HashSet<>();
+        for (CatalogEntry e : catalog.all()) {
+            if (e.root.isEmpty()) {
+                continue;
+            }
+            int bs = e.blockSize;
+            ArrayDeque<long[]> todo = new ArrayDeque<>();
+            todo.push(new long[] {e.root.address(), e.root.length(), e.root.generation()});
+            while (!todo.isEmpty()) {
+                long[] p = todo.pop();
+                if (!seen.add(p[0])) {
+                    continue;
+                }
+                Node<Extent> n = cache.load(TreeKind.EXTENTS, Extent.CODEC, p[0], (int) p[1], p[2]);
+                if (n.isLeaf()) {
+                    for (int i = 0; i < n.count(); i++) {
+                        Extent x = n.value(i);
+                        long seg = LogAddress.segment(x.address);
+                        if (victims.contains(seg)) {
+                            found.computeIfAbsent(seg, k -> new ArrayList<>()).add(
+                                    new Object[] {x.address, x.address + (long) x.blocks * bs, x, bs});
+                        }
+                    }
+                } else {
+                    for (int i = 0; i < n.count(); i++) {
+                        if (n.childMinSegment(i) <= maxVictim) {
+                            todo.push(new long[] {n.childAddress(i), n.childLength(i), n.childGeneration(i)});
+                        }
+                    }
+                }
+            }
+        }
+        Map<Long, java.util.TreeMap<Long, long[]>> moves = new HashMap<>();
+        CRC32C crc = new CRC32C();
+        for (var f : found.entrySet()) {
+            List<Object[]> xs = f.getValue();
+            xs.sort((a, b) -> Long.compare((long) a[0], (long) b[0]));
+            java.util.TreeMap<Long, long[]> m = new java.util.TreeMap<>();
+            moves.put(f.getKey(), m);
+            int i = 0;
+            while (i < xs.size()) {
+                // a run: extents that overlap (slices of one written run), never merely touching
+                long start = (long) xs.get(i)[0];
+                long end = (long) xs.get(i)[1];
+                int j = i + 1;
+                while (j < xs.size() && (long) xs.get(j)[0] < end) {
+                    end = Math.max(end, (long) xs.get(j)[1]);
+                    j++;
+                }
+                ByteBuffer b = ByteBuffer.allocate((int) (end - start));
+                log.readData(start, b);
+                for (int k = i; k < j; k++) {
+                    Extent x = (Extent) xs.get(k)[2];
+                    int bs = (int) xs.get(k)[3];
+                    int base = (int) (x.address - start);
+                    for (int blk = 0; blk < x.blocks; blk++) {
+                        crc.reset();
+                        crc.update(b.array(), base + blk * bs, bs);
+                        if ((int) crc.getValue() != x.crc(blk)) {
+                            long at = x.address + (long) blk * bs;
+                            throw store.corrupted(new CorruptionException(
+                                    log.segment(LogAddress.segment(at)).file.path(), at,
+                                    "a data block the compactor was to move fails its checksum; nothing was moved"));
+                        }
+                    }
+                }
+                int align = (int) Math.min(4096, Long.lowestOneBit(start | 4096));
+                long to = log.allocateData((int) (end - start), Math.max(512, align), true);
+                b.clear();
+                log.writeData(to, b);
+                m.put(start, new long[] {end, to});
+                i = j;
+            }
+        }
+        return moves;
     }
 
     private static Extent moved(Extent x, long to) {

@@ -1375,4 +1375,161 @@ public final class Store implements AutoCloseable {
             throw error;
         }
     }
+
+    // ---- diff, send and receive ----
+
+    /**
+     * The byte ranges, sorted, merged and block-aligned, that differ between two snapshots, or a
+     * snapshot and a volume head ({@code "VOL"}, flushed first), of one volume's line or of a
+     * clone and its origin: blocks one maps and the other does not, blocks the two map to
+     * different data, and whatever lies beyond the smaller size. Both trees are walked together
+     * and shared subtrees are skipped, so the cost follows the change, not the volume.
+     */
+    public List<ByteRange> diff(String from, String to) throws IOException {
+        return Diff.between(this, from, to).ranges();
+    }
+
+    /** Both roots from one catalog read, so no compaction can have moved one and not the other. */
+    CommittedRoot[] committedRoots(String a, String b) throws IOException {
+        return reading(() -> {
+            CommittedRoot[] out = new CommittedRoot[2];
+            int i = 0;
+            for (CatalogEntry e : new CatalogEntry[] {entryOf(a), entryOf(b)}) {
+                out[i++] = new CommittedRoot(fullName(e), e.root, e.size, e.blockSize);
+            }
+            return out;
+        });
+    }
+
+    /**
+     * A snapshot's identity across stores: the {@code varve:guid} it was received with, or one
+     * derived from this store's UUID and the snapshot's catalog id and generation.
+     */
+    public UUID snapshotGuid(String snapshot) throws IOException {
+        int at = snapshot.indexOf('@');
+        if (at < 0) {
+            throw new IllegalArgumentException("'" + snapshot + "' is not VOLUME@SNAPSHOT");
+        }
+        return reading(() -> {
+            CatalogEntry s = snapshotEntry(snapshot.substring(0, at), snapshot.substring(at + 1));
+            String g = catalog.properties(s).get(dev.varve.engine.stream.StreamLayout.GUID_PROPERTY);
+            if (g != null) {
+                try {
+                    return UUID.fromString(g);
+                } catch (IllegalArgumentException e) {
+                    throw new VarveException("snapshot '" + snapshot + "' has property "
+                            + dev.varve.engine.stream.StreamLayout.GUID_PROPERTY + " '" + g + "', which is not a UUID");
+                }
+            }
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(32);
+            b.putLong(uuidHi).putLong(uuidLo).putLong(s.id).putLong(s.generation);
+            return UUID.nameUUIDFromBytes(b.array());
+        });
+    }
+
+    /** Writes {@code VOL@SNAP} as a send stream: whole, or with a base (another snapshot) only what changed. */
+    public SendResult send(String snapshot, String base, java.io.OutputStream out) throws IOException {
+        return send(snapshot, base, null, out, StreamProgress.NONE);
+    }
+
+    /** As {@link #send(String, String, java.io.OutputStream)}; with a token, only what the interrupted receive lacks. */
+    public SendResult send(String snapshot, String base, dev.varve.engine.stream.ResumeToken resume,
+                           java.io.OutputStream out, StreamProgress progress) throws IOException {
+        checkOpen();
+        return new Send(this, snapshot, base, resume, progress).run(out);
+    }
+
+    /** Receives a send stream into {@code volume}; the snapshot appears only once the stream has verified. */
+    public ReceiveResult receive(java.io.InputStream in, String volume) throws IOException {
+        return receive(in, volume, ReceiveOptions.defaults());
+    }
+
+    public ReceiveResult receive(java.io.InputStream in, String volume, ReceiveOptions options) throws IOException {
+        checkOpen();
+        return new Receive(this, volume, options).run(in);
+    }
+
+    /** Where an interrupted resumable receive into {@code volume} stopped, or null when none is pending. */
+    public dev.varve.engine.stream.ResumeToken receiveResumeToken(String volume) throws IOException {
+        return Receive.token(this, volume);
+    }
+
+    /** Discards an interrupted receive into {@code volume}. */
+    public void abortReceive(String volume) throws IOException {
+        Receive.abort(this, volume);
+    }
+
+    /** True when the head has no change since the snapshot it stands on, or since {@code baseId}. */
+    boolean headUnchanged(String volume, long baseId) throws IOException {
+        flush();
+        return reading(() -> headAt(volumeEntry(volume), baseId));
+    }
+
+    private boolean headAt(CatalogEntry v, long baseId) {
+        for (long id : new long[] {v.parent, baseId}) {
+            CatalogEntry s = id == 0 ? null : catalog.get(id);
+            if (s != null && !s.isVolume() && s.root.equals(v.root) && s.size == v.size) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * The last step of a receive, one commit: a full stream's partial volume becomes
+     * {@code volume}; an incremental's becomes {@code volume}'s head (refused, unless forced,
+     * when the head changed meanwhile), and the partial volume goes. Then the received snapshot
+     * is taken, under {@code parentId} when that snapshot still exists.
+     */
+    SnapshotInfo completeReceive(String partial, String volume, long baseId, long parentId, String snapshot,
+                                 Map<String, String> properties, boolean force) throws IOException {
+        validateName("snapshot", snapshot);
+        Map<String, String> props = checkedProperties(properties);
+        CatalogEntry taken = change(() -> {
+            CatalogEntry t = volumeEntry(partial);
+            if (baseId == 0) {
+                if (catalog.volume(volume) != null) {
+                    throw new NameExistsException("a volume named '" + volume + "' was made during the receive");
+                }
+                catalog.rename(t, volume);
+                t.properties = new TreeMap<>();
+                t.propertiesDirty = true;
+                return takeSnapshot(t, snapshot, null, props);
+            }
+            CatalogEntry v = volumeEntry(volume);
+            if (!force && !headAt(v, baseId)) {
+                throw new dev.varve.engine.stream.StreamMismatchException("volume '" + volume + "' was changed during"
+                        + " the receive; snapshot its changes and receive again, or receive with -F to discard them");
+            }
+            if (catalog.snapshot(v.id, snapshot) != null) {
+                throw new NameExistsException("snapshot '" + volume + "@" + snapshot + "' was made during the receive");
+            }
+            Volume h = head(v);
+            h.lock.writeLock().lock();
+            try {
+                h.map.tree().reset(t.root);
+                v.root = t.root;
+                v.size = t.size;
+            } finally {
+                h.lock.writeLock().unlock();
+            }
+            dirtyVolumes.remove(h);
+            long under = 0;
+            for (long id : new long[] {parentId, baseId}) {
+                CatalogEntry s = catalog.get(id);
+                if (under == 0 && s != null && !s.isVolume() && s.origin == v.id) {
+                    under = id;
+                }
+            }
+            catalog.setParent(v, under);
+            catalog.remove(t);
+            Volume p = heads.remove(t.id);
+            if (p != null) {
+                p.destroyed = true;
+                dirtyVolumes.remove(p);
+            }
+            return takeSnapshot(v, snapshot, null, props);
+        });
+        return reading(() -> snapshotInfoOf(taken));
+    }
 }
