@@ -98,6 +98,13 @@ public final class Store implements AutoCloseable {
     private final Collector collector = new Collector(this);
     private final ReentrantLock gcMutex = new ReentrantLock();
     private volatile boolean gcPaused;
+    /**
+     * Bytes written or trimmed since the last collection, and whether anything was destroyed:
+     * an upper bound on the garbage made, so the background collector walks the trees only
+     * when there may be enough to collect.
+     */
+    private final AtomicLong churn = new AtomicLong();
+    private volatile boolean dropped;
     /** The batch of the freeze under way (for changes that write records, such as compaction). */
     private MetaBatch freezeBatch;
     /** Segments below it hold no data that the roots installed by the last freeze do not cover. */
@@ -301,6 +308,12 @@ public final class Store implements AutoCloseable {
             summary.add(new long[] {address, lba, blocks, v.entry.lineage});
         }
         dirtyBytes.addAndGet(bytes);
+        churn.addAndGet(bytes);
+    }
+
+    /** A trim: what it dropped may be garbage now (the background collector's cheap trigger). */
+    void discarded(long bytes) {
+        churn.addAndGet(bytes);
     }
 
     /**
@@ -786,6 +799,7 @@ public final class Store implements AutoCloseable {
 
     /** Destroys a volume; with snapshots it needs {@code recursive} (the error lists them). */
     public void destroyVolume(String name, boolean recursive) throws IOException {
+        dropped = true;
         change(() -> {
             CatalogEntry e = volumeEntry(name);
             List<CatalogEntry> snaps = catalog.snapshotsOf(e.id);
@@ -982,6 +996,7 @@ public final class Store implements AutoCloseable {
 
     /** Drops an entry: its children hang on its parent, as a deleted Hyper-V checkpoint's do. */
     private void dropSnapshot(CatalogEntry s) {
+        dropped = true;
         for (CatalogEntry c : catalog.childrenOf(s.id)) {
             catalog.setParent(c, s.parent);
         }
@@ -1189,11 +1204,22 @@ public final class Store implements AutoCloseable {
             return;
         }
         try {
+            if (!urgent && !dropped) {
+                long onDisk = 0;
+                for (Segment seg : log.segments()) {
+                    onDisk += seg.file.size();
+                }
+                if (churn.get() < options.gcGarbageRatio() * onDisk) {
+                    return; // not enough has changed to make the walk worth it
+                }
+            }
             Collector.Mark m = collector.mark();
             long total = m.totalBytes();
             if (total > 0 && (urgent ? m.garbage() > 0 : (double) m.garbage() / total >= options.gcGarbageRatio())) {
                 collector.collect(options.gcVictimUtilization(), 256L << 20);
             }
+            churn.set(0);
+            dropped = false;
         } catch (IOException | RuntimeException e) {
             // a failed pass changes nothing that was committed; a write failure is recorded in
             // 'failure' by the commit path and reported by the next flush

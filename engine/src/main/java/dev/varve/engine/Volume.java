@@ -254,6 +254,7 @@ public final class Volume extends MappedDevice {
                     lock.writeLock().unlock();
                 }
                 store.wrote(this, 0, firstFull, 0, 0);
+                store.discarded((endFull - firstFull) * blockSize);
             } finally {
                 store.endWrite();
             }
