@@ -1,0 +1,510 @@
+package dev.varve.fsck;
+
+import dev.varve.engine.LogAddress;
+import dev.varve.engine.btree.Extent;
+import dev.varve.engine.btree.Node;
+import dev.varve.engine.btree.NodeCache;
+import dev.varve.engine.btree.TreeKind;
+import dev.varve.engine.btree.TreePointer;
+import dev.varve.engine.catalog.Catalog;
+import dev.varve.engine.catalog.CatalogEntry;
+import dev.varve.engine.format.RecordLayout;
+import dev.varve.engine.log.CommitInfo;
+import dev.varve.engine.log.Log;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.agrona.collections.LongArrayList;
+import org.agrona.collections.LongHashSet;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * Checks what a commit reaches: the catalog tree and its entries, every volume's and
+ * snapshot's extent tree (key order, balance, no overlapping extents, extents inside the
+ * volume, every pointer landing on a record of the right kind, length and generation), the
+ * data blocks (through {@link DataCheck}) and the properties blobs.
+ *
+ * <p>Nodes are immutable, so each subtree is checked once and its outcome remembered by
+ * address: trees that share subtrees (snapshots, clones, and the commits a repair looks back
+ * through) cost only what they do not share. A subtree's outcome keeps each finding with the
+ * key range it covers, so a damaged node is reported once with every volume and snapshot that
+ * reaches it and the byte range below it in each.
+ */
+final class ContentCheck {
+    /** Decoded nodes kept for the second walk that finds which blocks failed data belong to. */
+    private static final long NODE_CACHE_BYTES = 32L << 20;
+    /** No findings: a shared empty array. */
+    private static final long[] NONE = new long[0];
+
+    /** The outcome of checking one subtree. */
+    private static final class Sub {
+        /** When >= 0 the node itself could not be used; nothing else is set. */
+        int slot = -1;
+        TreeKind kind;
+        int length;
+        long generation;
+        int height;
+        long minKey = Long.MAX_VALUE;
+        long maxKey = Long.MIN_VALUE;
+        /** One past the last key covered (for extents, the end of the last extent). */
+        long maxEnd = Long.MIN_VALUE;
+        /** Findings below, as (finding, lowest key, key past the end) triples. */
+        long[] damage = NONE;
+        /** Interior nodes: the children, to list a catalog's entries. */
+        long[] childAddr;
+        int[] childLen;
+        long[] childGen;
+
+        static Sub damaged(int slot) {
+            Sub s = new Sub();
+            s.slot = slot;
+            return s;
+        }
+    }
+
+    private final Log log;
+    private final Findings findings;
+    private final DataCheck data;
+    private final NodeCache nodes;
+    private final Map<Long, Sub> memo = new HashMap<>();
+    private final Map<Long, List<CatalogEntry>> leafEntries = new HashMap<>();
+    private final Map<Long, Integer> blobs = new HashMap<>();
+    private final Map<Long, long[]> dataMemo = new HashMap<>();
+    private int dataMemoVersion = -1;
+    /** Every node and blob address reached so far, and every segment anything reached lies in. */
+    final LongHashSet reached = new LongHashSet();
+    final Set<Long> liveSegments = new HashSet<>();
+    long treeNodes;
+    long extents;
+    /** Segments any pointer walked so far names, whether or not the file is there or readable. */
+    final Set<Long> referenced = new HashSet<>();
+    /** The highest of them. */
+    long maxSegment;
+    /**
+     * The block size of the volume or snapshot whose tree is being walked, for the data
+     * checks of its leaves (a leaf is only ever shared within one lineage, so one size).
+     */
+    private int blockSize = 4096;
+
+    ContentCheck(Log log, Findings findings, DataCheck data) {
+        this.log = log;
+        this.findings = findings;
+        this.data = data;
+        this.nodes = new NodeCache(log, NODE_CACHE_BYTES);
+    }
+
+    /** Checks everything {@code c} reaches. Damage is recorded, never thrown. */
+    CommitContent check(CommitInfo c) throws IOException {
+        CommitContent out = new CommitContent(c);
+        liveSegments.add(LogAddress.segment(c.address()));
+        refer(c.address());
+        TreePointer root = c.catalogRoot();
+        if (!root.isEmpty()) {
+            Sub s = visit(TreeKind.CATALOG, root.address(), root.length(), root.generation());
+            if (s.slot >= 0) {
+                catalogDamage(out, s.slot, Long.MIN_VALUE, Long.MAX_VALUE);
+            } else {
+                for (int i = 0; i < s.damage.length; i += 3) {
+                    catalogDamage(out, (int) s.damage[i], s.damage[i + 1], s.damage[i + 2]);
+                }
+                collectEntries(root.address(), out);
+            }
+        }
+        for (CatalogEntry e : out.entries) {
+            out.byId.put(e.id, e);
+        }
+        checkCatalog(out);
+        for (CatalogEntry e : out.entries) {
+            checkTree(out, e);
+            checkProperties(out, e);
+        }
+        data.flush();
+        if (data.anyDamage()) {
+            for (CatalogEntry e : out.entries) {
+                attributeData(out, e);
+            }
+        }
+        return out;
+    }
+
+    private void catalogDamage(CommitContent out, int slot, long lo, long hi) {
+        out.catalogDamage.add(slot);
+        String ids = lo == Long.MIN_VALUE && hi == Long.MAX_VALUE ? "every entry"
+                : hi == Long.MAX_VALUE ? "entries with ids from " + lo : "entries with ids " + lo + "-" + (hi - 1);
+        out.affectWhole(slot, "the catalog (" + ids + ": which volumes and snapshots is unknown)");
+    }
+
+    private void collectEntries(long addr, CommitContent out) {
+        Sub s = memo.get(addr);
+        if (s == null || s.slot >= 0) {
+            return;
+        }
+        if (s.childAddr == null) {
+            List<CatalogEntry> l = leafEntries.get(addr);
+            if (l != null) {
+                out.entries.addAll(l);
+            }
+            return;
+        }
+        for (long child : s.childAddr) {
+            collectEntries(child, out);
+        }
+    }
+
+    private void refer(long address) {
+        long seg = LogAddress.segment(address);
+        referenced.add(seg);
+        maxSegment = Math.max(maxSegment, seg);
+    }
+
+    // ------------------------------------------------------------------ trees
+
+    private Sub visit(TreeKind kind, long addr, int len, long gen) throws IOException {
+        Sub s = memo.get(addr);
+        if (s != null) {
+            if (s.slot < 0 && (s.kind != kind || s.length != len || s.generation != gen)) {
+                return Sub.damaged(findings.slot("tree-pointer", LogAddress.segment(addr), LogAddress.offset(addr),
+                        "a pointer expects a " + kindName(kind) + " node of length " + len + " and generation " + gen
+                                + ", the record there is a " + kindName(s.kind) + " node of length " + s.length
+                                + " and generation " + s.generation + " (stale or misdirected pointer)"));
+            }
+            return s;
+        }
+        s = read(kind, addr, len, gen);
+        memo.put(addr, s);
+        return s;
+    }
+
+    private static String kindName(TreeKind k) {
+        return k == TreeKind.EXTENTS ? "extent" : "catalog";
+    }
+
+    private Sub read(TreeKind kind, long addr, int len, long gen) throws IOException {
+        refer(addr);
+        Node<?> n;
+        try {
+            n = kind == TreeKind.EXTENTS ? nodes.load(kind, Extent.CODEC, addr, len, gen)
+                    : nodes.load(kind, Catalog.BYTES, addr, len, gen);
+        } catch (IOException | RuntimeException e) {
+            if (e instanceof IOException && !(e instanceof dev.varve.engine.CorruptionException)
+                    && !(e instanceof java.nio.file.NoSuchFileException)) {
+                throw (IOException) e;
+            }
+            return Sub.damaged(findings.slot("tree-node", LogAddress.segment(addr), LogAddress.offset(addr),
+                    strip(e.getMessage())));
+        }
+        treeNodes++;
+        reached.add(addr);
+        liveSegments.add(LogAddress.segment(addr));
+        if (n.count() == 0) {
+            return Sub.damaged(findings.slot("tree-empty-node", LogAddress.segment(addr), LogAddress.offset(addr),
+                    "a " + kindName(kind) + " node with no entries"));
+        }
+        Sub s = new Sub();
+        s.kind = kind;
+        s.length = len;
+        s.generation = gen;
+        LongArrayList dmg = new LongArrayList();
+        if (n.isLeaf()) {
+            if (kind == TreeKind.EXTENTS) {
+                extentLeaf(addr, n, s, dmg);
+            } else {
+                catalogLeaf(addr, n, s, dmg);
+            }
+        } else {
+            interior(kind, addr, n, s, dmg);
+        }
+        s.damage = dmg.isEmpty() ? NONE : dmg.toLongArray();
+        return s;
+    }
+
+    private void extentLeaf(long addr, Node<?> n, Sub s, LongArrayList dmg) throws IOException {
+        long prevEnd = Long.MIN_VALUE;
+        for (int i = 0; i < n.count(); i++) {
+            Extent e = (Extent) n.value(i);
+            long k = n.key(i);
+            extents++;
+            liveSegments.add(LogAddress.segment(e.address));
+            refer(e.address);
+            if (k < prevEnd) {
+                add(dmg, findings.slot("extent-overlap", LogAddress.segment(addr), LogAddress.offset(addr),
+                        "the extent at block " + k + " overlaps the one before it (which ends at block " + prevEnd + ")"),
+                        k, prevEnd);
+            }
+            prevEnd = Math.max(prevEnd, k + e.blocks);
+            data.add(e, blockSize);
+        }
+        s.height = 0;
+        s.minKey = n.key(0);
+        s.maxKey = n.key(n.count() - 1);
+        s.maxEnd = prevEnd;
+    }
+
+    private void catalogLeaf(long addr, Node<?> n, Sub s, LongArrayList dmg) {
+        List<CatalogEntry> l = new ArrayList<>();
+        for (int i = 0; i < n.count(); i++) {
+            long k = n.key(i);
+            byte[] v = (byte[]) n.value(i);
+            try {
+                l.add(CatalogEntry.decode(k, new UnsafeBuffer(v), 0, v.length));
+            } catch (RuntimeException e) {
+                add(dmg, findings.slot("catalog-entry", LogAddress.segment(addr), LogAddress.offset(addr),
+                        "catalog entry " + k + " does not decode: " + e.getMessage()), k, k + 1);
+            }
+        }
+        leafEntries.put(addr, l);
+        s.height = 0;
+        s.minKey = n.key(0);
+        s.maxKey = n.key(n.count() - 1);
+        s.maxEnd = s.maxKey + 1;
+    }
+
+    private void interior(TreeKind kind, long addr, Node<?> n, Sub s, LongArrayList dmg) throws IOException {
+        int count = n.count();
+        s.childAddr = new long[count];
+        s.childLen = new int[count];
+        s.childGen = new long[count];
+        int height = -1;
+        long prevEnd = Long.MIN_VALUE;
+        for (int i = 0; i < count; i++) {
+            long lo = n.key(i);
+            long hi = i + 1 < count ? n.key(i + 1) : Long.MAX_VALUE;
+            long ca = n.childAddress(i);
+            s.childAddr[i] = ca;
+            s.childLen[i] = n.childLength(i);
+            s.childGen[i] = n.childGeneration(i);
+            Sub c = visit(kind, ca, n.childLength(i), n.childGeneration(i));
+            if (c.slot >= 0) {
+                add(dmg, c.slot, lo, hi);
+                continue;
+            }
+            for (int j = 0; j < c.damage.length; j += 3) {
+                long a = Math.max(lo, c.damage[j + 1]);
+                long b = Math.min(hi, c.damage[j + 2]);
+                add(dmg, (int) c.damage[j], a, Math.max(a, b));
+            }
+            if (c.minKey < lo || c.maxKey >= hi) {
+                add(dmg, findings.slot("tree-order", LogAddress.segment(ca), LogAddress.offset(ca),
+                        "keys " + c.minKey + ".." + c.maxKey + " lie outside the range [" + lo + ", "
+                                + (hi == Long.MAX_VALUE ? "end" : hi) + ") the parent gives this node"), lo, hi);
+            }
+            if (kind == TreeKind.EXTENTS && c.minKey < prevEnd) {
+                add(dmg, findings.slot("extent-overlap", LogAddress.segment(ca), LogAddress.offset(ca),
+                        "the first extent of this node (block " + c.minKey + ") overlaps the node before it, which ends at block "
+                                + prevEnd), c.minKey, prevEnd);
+            }
+            if (height >= 0 && c.height != height) {
+                add(dmg, findings.slot("tree-balance", LogAddress.segment(addr), LogAddress.offset(addr),
+                        "children at different depths (" + height + " and " + c.height + ")"), n.key(0), Long.MAX_VALUE);
+            }
+            height = Math.max(height, c.height);
+            s.minKey = Math.min(s.minKey, c.minKey);
+            s.maxKey = Math.max(s.maxKey, c.maxKey);
+            s.maxEnd = Math.max(s.maxEnd, c.maxEnd);
+            prevEnd = Math.max(prevEnd, c.maxEnd);
+        }
+        s.height = height + 1;
+        if (s.minKey == Long.MAX_VALUE) {
+            // every child is damaged: nothing is known of the keys below but the parent's own
+            s.minKey = n.key(0);
+            s.maxKey = n.key(count - 1);
+            s.maxEnd = s.maxKey + 1;
+        }
+    }
+
+    private static void add(LongArrayList dmg, int slot, long lo, long hi) {
+        dmg.addLong(slot);
+        dmg.addLong(lo);
+        dmg.addLong(hi);
+    }
+
+    /** The engine's corruption messages end with advice for the engine's user; fsck says its own. */
+    static String strip(String m) {
+        if (m == null) {
+            return "unreadable";
+        }
+        int i = m.indexOf(" (the store is now read-only");
+        m = i > 0 ? m.substring(0, i) : m;
+        // an unusable segment's message is wrapped once more when a read reaches it
+        return m.replaceFirst("^(corruption in \\S+ at segment \\d+ offset \\d+: )+", "");
+    }
+
+    // ------------------------------------------------------------------ entries
+
+    private void checkTree(CommitContent out, CatalogEntry e) throws IOException {
+        if (e.root.isEmpty()) {
+            return;
+        }
+        String who = out.name(e);
+        int bs = Math.max(1, e.blockSize);
+        long blocks = e.size / bs;
+        blockSize = bs;
+        Sub s = visit(TreeKind.EXTENTS, e.root.address(), e.root.length(), e.root.generation());
+        if (s.slot >= 0) {
+            entryDamage(out, e, s.slot, who, 0, blocks, bs);
+            return;
+        }
+        for (int i = 0; i < s.damage.length; i += 3) {
+            entryDamage(out, e, (int) s.damage[i], who, Math.max(0, s.damage[i + 1]), Math.min(blocks, s.damage[i + 2]), bs);
+        }
+        if (s.minKey < 0 || s.maxEnd > blocks) {
+            int slot = findings.slot("extent-range", LogAddress.segment(e.root.address()), LogAddress.offset(e.root.address()),
+                    "extents of " + who + " cover blocks " + s.minKey + ".." + (s.maxEnd - 1) + ", outside its " + blocks
+                            + " blocks");
+            out.treeDamage.computeIfAbsent(e.id, k -> new LinkedHashSet<>()).add(slot);
+            out.affectWhole(slot, who);
+        }
+    }
+
+    private void entryDamage(CommitContent out, CatalogEntry e, int slot, String who, long lo, long hi, int bs) {
+        out.treeDamage.computeIfAbsent(e.id, k -> new LinkedHashSet<>()).add(slot);
+        if (lo < hi) {
+            out.affect(slot, who, lo * bs, hi * bs);
+        } else {
+            out.affectWhole(slot, who);
+        }
+    }
+
+    private void checkProperties(CommitContent out, CatalogEntry e) throws IOException {
+        if (e.propsAddress == 0) {
+            return;
+        }
+        refer(e.propsAddress);
+        Integer slot = blobs.get(e.propsAddress);
+        if (slot == null) {
+            slot = readBlob(e.propsAddress, e.propsLength);
+            blobs.put(e.propsAddress, slot);
+        }
+        if (slot >= 0) {
+            out.propertyDamage.computeIfAbsent(e.id, k -> new LinkedHashSet<>()).add(slot);
+            out.affectWhole(slot, out.name(e) + " (properties)");
+        }
+    }
+
+    private int readBlob(long address, int length) throws IOException {
+        long seg = LogAddress.segment(address);
+        long off = LogAddress.offset(address);
+        try {
+            UnsafeBuffer u = log.readRecord(address, length);
+            byte type = u.getByte(RecordLayout.TYPE_OFFSET);
+            if (type != RecordLayout.TYPE_BLOB) {
+                return findings.slot("properties", seg, off, "expected a properties blob, found a "
+                        + RecordLayout.typeName(type) + " record");
+            }
+            Catalog.decodeProperties(u, RecordLayout.HEADER_BYTES);
+            reached.add(address);
+            liveSegments.add(seg);
+            return -1;
+        } catch (dev.varve.engine.CorruptionException | java.nio.file.NoSuchFileException | RuntimeException e) {
+            return findings.slot("properties", seg, off, "the properties blob is unreadable: " + strip(e.getMessage()));
+        }
+    }
+
+    /** Names of the catalog are unique, snapshots belong to volumes, parents exist, no cycles. */
+    private void checkCatalog(CommitContent out) {
+        Set<String> volumeNames = new HashSet<>();
+        Map<Long, Set<String>> snapNames = new HashMap<>();
+        for (CatalogEntry e : out.entries) {
+            String who = out.name(e);
+            if (e.isVolume()) {
+                if (!volumeNames.add(e.name)) {
+                    structure(out, e, "catalog-name", "two volumes are named '" + e.name + "'", who);
+                }
+            } else {
+                CatalogEntry v = out.byId.get(e.origin);
+                if (v == null || !v.isVolume()) {
+                    structure(out, e, "catalog-orphan", "snapshot " + e.id + " (" + who + ") belongs to missing volume "
+                            + e.origin, who);
+                }
+                if (!snapNames.computeIfAbsent(e.origin, k -> new HashSet<>()).add(e.name)) {
+                    structure(out, e, "catalog-name", "two snapshots of one volume are named '" + who + "'", who);
+                }
+            }
+            if (e.parent != 0 && !out.byId.containsKey(e.parent) && out.catalogWhole()) {
+                structure(out, e, "catalog-parent", "the parent (" + e.parent + ") of " + who + " does not exist", who);
+            }
+            Set<Long> seen = new HashSet<>();
+            for (CatalogEntry a = e; a != null && a.parent != 0; a = out.byId.get(a.parent)) {
+                if (!seen.add(a.id)) {
+                    structure(out, e, "catalog-cycle", "the snapshot tree has a cycle through entry " + a.id, who);
+                    break;
+                }
+            }
+        }
+    }
+
+    private void structure(CommitContent out, CatalogEntry e, String kind, String message, String who) {
+        int slot = findings.slot(kind, 0, -1, message);
+        out.catalogStructure.add(slot);
+        out.affectWhole(slot, who);
+    }
+
+    // ------------------------------------------------------------------ data
+
+    /** Which blocks of this entry's tree the failed data blocks are. */
+    private void attributeData(CommitContent out, CatalogEntry e) throws IOException {
+        if (e.root.isEmpty()) {
+            return;
+        }
+        if (dataMemoVersion != data.version()) {
+            dataMemo.clear();
+            dataMemoVersion = data.version();
+        }
+        int bs = Math.max(1, e.blockSize);
+        long blocks = e.size / bs;
+        long[] t = dataDamage(e.root.address(), e.root.length(), e.root.generation(), bs);
+        for (int i = 0; i < t.length; i += 3) {
+            entryDamage(out, e, (int) t[i], out.name(e), Math.max(0, t[i + 1]), Math.min(blocks, t[i + 2]), bs);
+        }
+    }
+
+    private long[] dataDamage(long addr, int len, long gen, int bs) throws IOException {
+        long[] known = dataMemo.get(addr);
+        if (known != null) {
+            return known;
+        }
+        Sub s = memo.get(addr);
+        if (s == null || s.slot >= 0 || s.kind != TreeKind.EXTENTS) {
+            return NONE;
+        }
+        LongArrayList out = new LongArrayList();
+        if (s.childAddr != null) {
+            for (int i = 0; i < s.childAddr.length; i++) {
+                for (long x : dataDamage(s.childAddr[i], s.childLen[i], s.childGen[i], bs)) {
+                    out.addLong(x);
+                }
+            }
+        } else {
+            Node<Extent> n;
+            try {
+                n = nodes.load(TreeKind.EXTENTS, Extent.CODEC, addr, len, gen);
+            } catch (IOException | RuntimeException e) {
+                return NONE;
+            }
+            for (int i = 0; i < n.count(); i++) {
+                Extent e = n.value(i);
+                long k = n.key(i);
+                for (int b = 0; b < e.blocks; b++) {
+                    int slot = data.damageAt(e.address + (long) b * bs, bs);
+                    if (slot < 0) {
+                        continue;
+                    }
+                    int last = out.size() - 3;
+                    if (last >= 0 && out.getLong(last) == slot && out.getLong(last + 2) == k + b) {
+                        out.setLong(last + 2, k + b + 1);
+                    } else {
+                        add(out, slot, k + b, k + b + 1);
+                    }
+                }
+            }
+        }
+        long[] r = out.isEmpty() ? NONE : out.toLongArray();
+        dataMemo.put(addr, r);
+        return r;
+    }
+}

@@ -1,0 +1,342 @@
+package dev.varve.fsck;
+
+import dev.varve.engine.LogAddress;
+import dev.varve.engine.btree.TreePointer;
+import dev.varve.engine.catalog.Catalog;
+import dev.varve.engine.format.CommitLayout;
+import dev.varve.engine.format.RecordLayout;
+import dev.varve.engine.format.SegmentLayout;
+import dev.varve.engine.io.StorageFile;
+import dev.varve.engine.log.CommitInfo;
+import dev.varve.engine.log.Log;
+import dev.varve.engine.log.Segment;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.zip.CRC32C;
+import org.agrona.collections.LongHashSet;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * One pass over every meta segment, front to back, in large sequential reads: every record's
+ * header and checksum, the order of generations, every whole commit record (by address, for
+ * walking the chain and for repair), the next-segment links, and the marks earlier repairs
+ * left. After damage the scan looks for the next whole record (records are 8-byte aligned and
+ * each carries its own checksum), so damage in the middle of a segment does not hide what
+ * follows it. Like recovery, it stops reading a segment at a next-segment record: what lies
+ * after one is a torn group the log went around.
+ */
+final class LogScan {
+    static final int WINDOW_BYTES = 4 << 20;
+    /** Blob key of the record a repair writes into its own transaction group. */
+    static final String MARK_KEY = "varve.repair";
+    /** Blob key listing the damaged records a repair left behind, as "segment:offset" words. */
+    static final String ACKNOWLEDGED_KEY = "varve.repair.acknowledged";
+
+    /** A stretch of a meta segment that is not whole records. */
+    record Damage(long segment, long offset, long end, String kind, String what) {
+        long address() {
+            return LogAddress.of(segment, offset);
+        }
+    }
+
+    /** A repair's mark: its generation, and the damaged records it accepted as history. */
+    record Mark(long generation, Set<Long> acknowledged) {
+    }
+
+    final Map<Long, CommitInfo> commits = new HashMap<>();
+    final List<Damage> damage = new ArrayList<>();
+    /** Segment -> {segment it continues in, end of its next-segment record}. */
+    final Map<Long, long[]> nextSegment = new HashMap<>();
+    /** Addresses of whole tree-node and blob records. */
+    final LongHashSet nodeRecords = new LongHashSet();
+    final List<Mark> marks = new ArrayList<>();
+    /** Meta segment -> its file size. */
+    final Map<Long, Long> sizes = new HashMap<>();
+    long records;
+    long bytes;
+    long maxGeneration;
+    /** The highest segment id the log mentions anywhere (next-segment records, commit pointers). */
+    long maxSegmentMentioned;
+
+    private final Meter meter;
+    /** Transaction groups that go on in another segment, by the segment they go on in. */
+    private final Map<Long, Group> carried = new HashMap<>();
+
+    /**
+     * The records of one transaction group so far: a commit closes it, and every record in it
+     * must have the commit's generation and match the commit's chained checksum.
+     */
+    private static final class Group {
+        final CRC32C crc = new CRC32C();
+        final List<long[]> records = new ArrayList<>();
+        boolean broken;
+        /**
+         * False for the first group of a segment nothing scanned leads into: it may have begun
+         * in a segment the collector has since reclaimed, so its checksum cannot be checked.
+         */
+        boolean whole;
+
+        Group(boolean whole) {
+            this.whole = whole;
+        }
+    }
+
+    private LogScan(Meter meter) {
+        this.meter = meter;
+    }
+
+    static LogScan scan(Log log, Meter meter) throws IOException {
+        LogScan s = new LogScan(meter);
+        for (Segment seg : log.segments()) {
+            s.maxSegmentMentioned = Math.max(s.maxSegmentMentioned, seg.id);
+            if (seg.kind == SegmentLayout.KIND_META) {
+                s.scanSegment(seg);
+            }
+        }
+        return s;
+    }
+
+    private void scanSegment(Segment seg) throws IOException {
+        long size = seg.file.size();
+        sizes.put(seg.id, size);
+        Window w = new Window(seg.file, size);
+        long p = SegmentLayout.HEADER_BYTES;
+        long maxGen = Long.MIN_VALUE;
+        Group group = carried.containsKey(seg.id) ? carried.remove(seg.id) : new Group(false);
+        while (p < size) {
+            if (p + RecordLayout.HEADER_BYTES > size) {
+                addDamage(seg.id, p, size, "record-header", "an incomplete record at the end of the segment");
+                break;
+            }
+            int len = w.plausibleLength(p);
+            if (len < 0) {
+                group.broken = true;
+                long q = resync(w, p + RecordLayout.ALIGNMENT, size);
+                addDamage(seg.id, p, q, "record-header", "a record header is damaged (bad magic or length)"
+                        + (q < size ? "; whole records resume at offset " + q : "; no whole record follows in this segment"));
+                p = q;
+                continue;
+            }
+            ByteBuffer b = w.ensure(p, len);
+            int at = w.index(p);
+            byte type = b.get(at + RecordLayout.TYPE_OFFSET);
+            if (!crcMatches(b, at, len)) {
+                group.broken = true;
+                long q = resync(w, p + RecordLayout.ALIGNMENT, size);
+                addDamage(seg.id, p, q, "record-checksum", "record checksum mismatch (" + article(type) + " record)");
+                p = q;
+                continue;
+            }
+            long gen = b.getLong(at + RecordLayout.GENERATION_OFFSET);
+            long owner = b.getLong(at + RecordLayout.OWNER_OFFSET);
+            long addr = LogAddress.of(seg.id, p);
+            if (gen < maxGen) {
+                group.broken = true;
+                addDamage(seg.id, p, p + len, "record-stale", RecordLayout.typeName(type) + " record of generation "
+                        + gen + " after records of generation " + maxGen + ": a stale or misdirected write");
+                p += len;
+                continue;
+            }
+            maxGen = gen;
+            maxGeneration = Math.max(maxGeneration, gen);
+            records++;
+            if (type != RecordLayout.TYPE_COMMIT) {
+                ByteBuffer d = b.duplicate();
+                d.limit(at + len).position(at);
+                group.crc.update(d);
+                group.records.add(new long[] {addr, gen, type});
+            }
+            switch (type) {
+                case RecordLayout.TYPE_EXTENT_LEAF, RecordLayout.TYPE_EXTENT_INTERIOR, RecordLayout.TYPE_CATALOG_LEAF,
+                     RecordLayout.TYPE_CATALOG_INTERIOR -> nodeRecords.add(addr);
+                case RecordLayout.TYPE_BLOB -> {
+                    nodeRecords.add(addr);
+                    if (owner == 0) {
+                        readMark(b, at, len, gen);
+                    }
+                }
+                case RecordLayout.TYPE_COMMIT -> {
+                    CommitInfo c = decodeCommit(b, at, addr, len, gen);
+                    commits.put(addr, c);
+                    mention(c.previous());
+                    mention(c.catalogRoot().address());
+                    closeGroup(group, c, b.getInt(at + RecordLayout.HEADER_BYTES + CommitLayout.TXG_CRC_OFFSET));
+                    group = new Group(true);
+                }
+                case RecordLayout.TYPE_NEXT_SEGMENT -> {
+                    long next = b.getLong(at + RecordLayout.HEADER_BYTES);
+                    nextSegment.put(seg.id, new long[] {next, p + len});
+                    carried.put(next, group);
+                    maxSegmentMentioned = Math.max(maxSegmentMentioned, next);
+                    bytes += p + len;
+                    meter.add(size - w.counted);
+                    return;
+                }
+                case RecordLayout.TYPE_DATA_SUMMARY -> {
+                    // back-references; nothing points at them
+                }
+                default -> addDamage(seg.id, p, p + len, "record-type", "unknown record type " + type);
+            }
+            p += len;
+        }
+        bytes += size;
+        meter.add(size - w.counted);
+    }
+
+    /**
+     * A commit closes its group: a record of another generation in it is a stale or
+     * misdirected write; failing that, the group's records must match the commit's chained
+     * checksum (a record swapped for another of the same generation and length).
+     */
+    private void closeGroup(Group g, CommitInfo c, int txgCrc) {
+        boolean stale = false;
+        for (long[] r : g.records) {
+            if (r[1] != c.generation()) {
+                stale = true;
+                long a = r[0];
+                addDamage(LogAddress.segment(a), LogAddress.offset(a), LogAddress.offset(a) + 1, "record-stale",
+                        RecordLayout.typeName((int) r[2]) + " record of generation " + r[1] + " among the records of "
+                                + "generation " + c.generation() + ": a stale or misdirected write");
+            }
+        }
+        boolean whole = g.whole || c.previous() == LogAddress.NONE;
+        if (!stale && !g.broken && whole && (int) g.crc.getValue() != txgCrc) {
+            long a = c.address();
+            addDamage(LogAddress.segment(a), LogAddress.offset(a), LogAddress.offset(a) + c.length(), "txg-checksum",
+                    "the records of generation " + c.generation() + " do not match the checksum its commit carries "
+                            + "(a record of that generation was replaced by another)");
+        }
+    }
+
+    private void mention(long address) {
+        if (address != LogAddress.NONE) {
+            maxSegmentMentioned = Math.max(maxSegmentMentioned, LogAddress.segment(address));
+        }
+    }
+
+    private void addDamage(long segment, long offset, long end, String kind, String what) {
+        damage.add(new Damage(segment, offset, end, kind, what));
+    }
+
+    private static String article(byte type) {
+        String name = RecordLayout.typeName(type);
+        if (name.startsWith("unknown")) {
+            return "a damaged";
+        }
+        return (name.startsWith("e") ? "an " : "a ") + name;
+    }
+
+    /** The first offset at or after {@code from} holding a whole record, or {@code size}. */
+    private static long resync(Window w, long from, long size) throws IOException {
+        for (long q = from; q + RecordLayout.HEADER_BYTES <= size; q += RecordLayout.ALIGNMENT) {
+            int len = w.plausibleLength(q);
+            if (len > 0) {
+                ByteBuffer b = w.ensure(q, len);
+                if (crcMatches(b, w.index(q), len)) {
+                    return q;
+                }
+            }
+        }
+        return size;
+    }
+
+    private void readMark(ByteBuffer b, int at, int len, long gen) {
+        try {
+            Map<String, String> props = Catalog.decodeProperties(new UnsafeBuffer(b, at, len), RecordLayout.HEADER_BYTES);
+            if (!props.containsKey(MARK_KEY)) {
+                return;
+            }
+            Set<Long> acked = new HashSet<>();
+            for (String word : props.getOrDefault(ACKNOWLEDGED_KEY, "").trim().split("\\s+")) {
+                int colon = word.indexOf(':');
+                if (colon > 0) {
+                    acked.add(LogAddress.of(Long.parseLong(word.substring(0, colon)), Long.parseLong(word.substring(colon + 1))));
+                }
+            }
+            marks.add(new Mark(gen, acked));
+        } catch (RuntimeException ignored) {
+            // a blob that is not a repair's mark
+        }
+    }
+
+    static CommitInfo decodeCommit(ByteBuffer b, int at, long address, int len, long gen) {
+        int p = at + RecordLayout.HEADER_BYTES;
+        return new CommitInfo(address, len, gen, b.getLong(p + CommitLayout.PREV_OFFSET),
+                new TreePointer(b.getLong(p + CommitLayout.CATALOG_ROOT_OFFSET), b.getInt(p + CommitLayout.CATALOG_LEN_OFFSET),
+                        b.getLong(p + CommitLayout.CATALOG_GEN_OFFSET)),
+                b.getLong(p + CommitLayout.NEXT_ID_OFFSET), b.getLong(p + CommitLayout.TIME_OFFSET));
+    }
+
+    /** The record's CRC32C, computed with its own crc field taken as zero, matches that field. */
+    static boolean crcMatches(ByteBuffer b, int at, int len) {
+        CRC32C c = new CRC32C();
+        ByteBuffer d = b.duplicate();
+        d.limit(at + RecordLayout.CRC_OFFSET).position(at);
+        c.update(d);
+        c.update(new byte[RecordLayout.CRC_BYTES], 0, RecordLayout.CRC_BYTES);
+        d.limit(at + len).position(at + RecordLayout.CRC_OFFSET + RecordLayout.CRC_BYTES);
+        c.update(d);
+        return (int) c.getValue() == b.getInt(at + RecordLayout.CRC_OFFSET);
+    }
+
+    /** A sliding read window over one segment file: few, large, sequential reads. */
+    private final class Window {
+        private final StorageFile file;
+        private final long size;
+        private ByteBuffer buf = ByteBuffer.allocateDirect(WINDOW_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        private long start;
+        private int filled;
+        /** Bytes of the file already told to the meter. */
+        long counted;
+
+        Window(StorageFile file, long size) {
+            this.file = file;
+            this.size = size;
+        }
+
+        ByteBuffer ensure(long pos, int len) throws IOException {
+            if (pos >= start && pos + len <= start + filled) {
+                return buf;
+            }
+            if (buf.capacity() < len) {
+                buf = ByteBuffer.allocateDirect(Math.max(len, WINDOW_BYTES)).order(ByteOrder.LITTLE_ENDIAN);
+            }
+            buf.clear();
+            buf.limit((int) Math.min(buf.capacity(), size - pos));
+            int n = file.read(buf, pos);
+            start = pos;
+            filled = n;
+            if (n < len) {
+                throw new IOException(file.path() + ": short read at " + pos + " (" + n + " of " + len + " bytes)");
+            }
+            if (pos + n > counted) {
+                meter.add(pos + n - Math.max(counted, pos));
+                counted = pos + n;
+            }
+            return buf;
+        }
+
+        int index(long pos) {
+            return (int) (pos - start);
+        }
+
+        /** The length of a record whose header at {@code p} looks sound, or -1. */
+        int plausibleLength(long p) throws IOException {
+            ByteBuffer b = ensure(p, RecordLayout.HEADER_BYTES);
+            int at = index(p);
+            int len = b.getInt(at + RecordLayout.LENGTH_OFFSET);
+            if (b.getInt(at + RecordLayout.MAGIC_OFFSET) != RecordLayout.MAGIC || len < RecordLayout.HEADER_BYTES
+                    || len > RecordLayout.MAX_LENGTH || (len & (RecordLayout.ALIGNMENT - 1)) != 0 || p + len > size) {
+                return -1;
+            }
+            return len;
+        }
+    }
+}

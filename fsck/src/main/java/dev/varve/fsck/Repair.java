@@ -1,0 +1,581 @@
+package dev.varve.fsck;
+
+import dev.varve.engine.LogAddress;
+import dev.varve.engine.StoreLockedException;
+import dev.varve.engine.btree.NodeCache;
+import dev.varve.engine.btree.TreePointer;
+import dev.varve.engine.catalog.Catalog;
+import dev.varve.engine.catalog.CatalogEntry;
+import dev.varve.engine.catalog.Superblock;
+import dev.varve.engine.format.FormatVersion;
+import dev.varve.engine.format.RecordLayout;
+import dev.varve.engine.format.SegmentLayout;
+import dev.varve.engine.format.SuperblockLayout;
+import dev.varve.engine.io.Storage;
+import dev.varve.engine.io.StorageFile;
+import dev.varve.engine.log.CommitInfo;
+import dev.varve.engine.log.Log;
+import dev.varve.engine.log.MetaBatch;
+import dev.varve.engine.log.Segment;
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * {@code fsck --repair}: make the newest commit whose whole content verifies the store's
+ * current state, without ever writing over a record.
+ *
+ * <p>Pointing the superblock at an older commit is not enough, because opening rolls forward
+ * from the commit the superblock names through every later commit whose records are whole:
+ * damage to data blocks, or to a record a later commit no longer uses, does not stop it. So
+ * the repair writes one new transaction group in a new meta segment, numbered after every
+ * segment the store has or mentions: a commit whose previous commit is the chosen one and
+ * whose catalog root is the chosen one's (or, with {@code --salvage}, a new catalog without
+ * the damaged volumes and snapshots), preceded by a mark that records what the repair did and
+ * which damaged records it accepted as history. The commit's generation is above every
+ * generation in the log. Only then, once that segment is durable, are both superblock copies
+ * rewritten, one after the other, to name the new commit. Recovery starts there; nothing
+ * after the chosen commit is ever parsed again, and nothing before it was changed.
+ *
+ * <p>Besides that, a repair rebuilds what can be derived: a segment header whose checksum
+ * fails, on a file that holds records or data, is written anew from the file name, the
+ * store's id and what the file holds (it is not a record); and when only the superblocks are
+ * damaged, rewriting them is all it does.
+ */
+final class Repair {
+    static final String LOCK_FILE = "LOCK";
+    private static final int MARK_TEXT_MAX = 32 * 1024;
+
+    private final Storage storage;
+    private final boolean fast;
+    private final boolean salvage;
+    private final Meter meter;
+    private final RepairResult result = new RepairResult();
+
+    private Repair(Storage storage, boolean fast, boolean salvage, Meter meter) {
+        this.storage = storage;
+        this.fast = fast;
+        this.salvage = salvage;
+        this.meter = meter;
+    }
+
+    /** Repairs a store no process has open (it takes the store's lock, as opening does, and holds it). */
+    static RepairResult run(Storage storage, boolean fast, boolean salvage, Fsck.Listener listener) throws IOException {
+        Closeable lock = storage.tryLock(LOCK_FILE);
+        if (lock == null) {
+            throw new StoreLockedException(storage.root() + " is open in a Varve process; close it before repairing");
+        }
+        try {
+            return new Repair(storage, fast, salvage, new Meter(listener)).repair();
+        } finally {
+            lock.close();
+        }
+    }
+
+    private RepairResult repair() throws IOException {
+        result.salvage = salvage;
+        Survey s = Survey.run(storage, fast, meter);
+        try {
+            result.before = s.finish();
+            result.after = result.before;
+            if (result.before.clean() || result.before.aborted()) {
+                return result;
+            }
+            if (!s.identityKnown) {
+                result.impossible = "neither superblock nor any segment header says which store the files belong to";
+                return result;
+            }
+            if (!s.damagedHeaders.isEmpty() && rebuildHeaders(s)) {
+                s.close();
+                s = Survey.run(storage, fast, new Meter(null));
+                Report again = s.finish();
+                if (again.clean() || again.aborted()) {
+                    result.after = again;
+                    return result;
+                }
+            }
+            if (s.last == null || s.current == null) {
+                result.impossible = "no whole commit record is left in the log";
+                return result;
+            }
+            result.fromGeneration = s.last.generation();
+            if (salvage) {
+                salvage(s);
+            } else {
+                rollBack(s);
+            }
+        } finally {
+            s.close();
+        }
+        if (result.performed) {
+            result.after = Fsck.check(storage, fast);
+        }
+        return result;
+    }
+
+    // ------------------------------------------------------------------ choosing
+
+    /**
+     * Commits to go back to, newest first: the chain back from the end of the log; durable
+     * commits beyond that end (whole commits recovery cannot reach past damage); and, when the
+     * chain breaks at damage, the durable commits older than the break.
+     */
+    private static List<CommitInfo> candidates(Survey s) {
+        List<CommitInfo> l = new ArrayList<>(s.chain);
+        long oldest = s.chain.get(s.chain.size() - 1).generation();
+        boolean broken = s.logProblems.stream().anyMatch(p -> p.kind().equals("commit-chain"));
+        for (CommitInfo c : s.scan.commits.values()) {
+            boolean beyond = c.generation() > s.last.generation();
+            boolean older = broken && c.generation() < oldest;
+            if ((beyond || older) && s.durable(c)) {
+                l.add(c);
+            }
+        }
+        l.sort(Comparator.comparingLong(CommitInfo::generation).reversed());
+        return l;
+    }
+
+    private static CommitContent contentOf(Survey s, CommitInfo c) throws IOException {
+        return c == s.last ? s.current : s.content.check(c);
+    }
+
+    private void rollBack(Survey s) throws IOException {
+        for (CommitInfo c : candidates(s)) {
+            CommitContent cc = contentOf(s, c);
+            if (cc.clean()) {
+                describeRollback(s, cc);
+                write(s, cc.commit, null);
+                return;
+            }
+        }
+        result.impossible = "no commit left in the log has content that verifies"
+                + (salvage ? "" : "; try --salvage to keep what verifies");
+    }
+
+    private void salvage(Survey s) throws IOException {
+        List<CommitInfo> candidates = candidates(s);
+        for (CommitInfo c : candidates) {
+            CommitContent cc = contentOf(s, c);
+            if (!cc.catalogWhole()) {
+                continue;
+            }
+            describeRollback(s, cc);
+            Catalog cat = null;
+            if (!cc.clean()) {
+                cat = new Catalog(s.log, new NodeCache(s.log, 64L << 20), c.catalogRoot(), c.nextId());
+                cat.load();
+                if (!dropDamaged(cat, cc)) {
+                    cat = null;
+                }
+            }
+            write(s, c, cat);
+            return;
+        }
+        // no catalog is whole: keep what the newest one still says, in a catalog built anew
+        CommitContent cc = s.current;
+        describeRollback(s, cc);
+        for (int slot : cc.catalogDamage) {
+            for (Problem.Affected a : cc.affectedBy(slot)) {
+                result.losses.add(new RepairResult.Loss(a.name(), "unreadable, so whatever volumes and snapshots those "
+                        + "entries were are lost"));
+            }
+        }
+        Catalog cat = new Catalog(s.log, new NodeCache(s.log, 64L << 20), TreePointer.EMPTY, s.last.nextId());
+        for (CatalogEntry e : cc.entries) {
+            cat.add(e);
+        }
+        dropDamaged(cat, cc);
+        write(s, s.last, cat);
+    }
+
+    /** What going back from the end of the log to {@code g} loses. */
+    private void describeRollback(Survey s, CommitContent g) {
+        long to = g.commit.generation();
+        long from = s.last.generation();
+        result.toGeneration = to;
+        if (to < from) {
+            result.losses.add(new RepairResult.Loss("commits", "generations " + (to + 1) + "-" + from
+                    + " are undone: the store goes back to generation " + to));
+        } else if (to > from) {
+            result.actions.add("recovered the whole commits up to generation " + to + " that follow damage in the log");
+        }
+        if (!s.beyond.isEmpty() && s.beyond.get(0).generation() > Math.max(to, from + 1)) {
+            result.losses.add(new RepairResult.Loss("commits", "generations " + (Math.max(to, from) + 1) + "-"
+                    + s.beyond.get(0).generation() + ", which follow damage in the log, are not recovered"));
+        }
+        if (to == from) {
+            return;
+        }
+        CommitContent now = s.current;
+        for (CatalogEntry e : now.entries) {
+            CatalogEntry old = g.byId.get(e.id);
+            if (old == null) {
+                result.losses.add(new RepairResult.Loss(now.name(e), (to < from ? "created after generation " + to
+                        : "destroyed in generation " + to) + "; it is gone"));
+            } else if (!same(e, old)) {
+                result.losses.add(new RepairResult.Loss(now.name(e), to < from ? "goes back to generation " + to
+                        + ": changes made to it since are lost" : "now as of generation " + to));
+            }
+        }
+        for (CatalogEntry old : g.entries) {
+            if (!now.byId.containsKey(old.id)) {
+                result.actions.add(g.name(old) + " comes back (as of generation " + to + ")");
+            }
+        }
+        if (!now.catalogWhole()) {
+            result.losses.add(new RepairResult.Loss("the catalog", "the catalog of generation " + from
+                    + " is partly unreadable: volumes and snapshots only it held are not listed above"));
+        }
+    }
+
+    private static boolean same(CatalogEntry a, CatalogEntry b) {
+        return a.root.equals(b.root) && a.size == b.size && a.parent == b.parent && a.propsAddress == b.propsAddress
+                && Objects.equals(a.name, b.name);
+    }
+
+    // ------------------------------------------------------------------ salvage
+
+    /**
+     * Drops what does not verify from a readable catalog: damaged snapshots go (their children
+     * hang on their parent, as when a snapshot is destroyed); a damaged volume goes back to its
+     * nearest snapshot that verifies, or goes; unreadable properties are cleared. Then the
+     * catalog's own structure is mended (orphans, missing parents, duplicate names, cycles).
+     *
+     * @return true when anything changed
+     */
+    private boolean dropDamaged(Catalog cat, CommitContent cc) throws IOException {
+        boolean changed = false;
+        List<CatalogEntry> all = new ArrayList<>(cat.all());
+        all.sort(Comparator.comparingLong(e -> e.id));
+        Map<Long, String> names = new HashMap<>();
+        for (CatalogEntry e : all) {
+            names.put(e.id, cc.name(e));
+        }
+        Set<Long> dropped = new HashSet<>();
+        for (CatalogEntry e : all) {
+            if (e.isVolume()) {
+                continue;
+            }
+            CatalogEntry v = cat.get(e.origin);
+            if (cc.treeDamage.containsKey(e.id) || v == null || !v.isVolume()) {
+                String why = cc.treeDamage.containsKey(e.id) ? "its blocks do not verify (" + damageOf(cc, e) + ")"
+                        : "it belongs to no volume";
+                for (CatalogEntry child : cat.childrenOf(e.id)) {
+                    cat.setParent(child, e.parent);
+                }
+                cat.remove(e);
+                dropped.add(e.id);
+                result.losses.add(new RepairResult.Loss(names.get(e.id), "dropped: " + why));
+                changed = true;
+            }
+        }
+        for (CatalogEntry e : all) {
+            if (dropped.contains(e.id) || !cc.propertyDamage.containsKey(e.id)) {
+                continue;
+            }
+            e.propsAddress = 0;
+            e.propsLength = 0;
+            e.properties = null;
+            e.propertiesDirty = false;
+            cat.changed(e);
+            result.losses.add(new RepairResult.Loss(names.get(e.id), "its properties (the blob holding them is unreadable)"));
+            changed = true;
+        }
+        for (CatalogEntry v : all) {
+            if (!v.isVolume() || !cc.treeDamage.containsKey(v.id)) {
+                continue;
+            }
+            CatalogEntry to = revertTarget(cat, v);
+            if (to != null) {
+                v.root = to.root;
+                v.size = to.size;
+                cat.setParent(v, to.id);
+                result.losses.add(new RepairResult.Loss(names.get(v.id), "its current contents do not verify ("
+                        + damageOf(cc, v) + "); it goes back to snapshot " + names.get(to.id)
+                        + ": changes made since that snapshot are lost"));
+            } else {
+                cat.remove(v);
+                dropped.add(v.id);
+                result.losses.add(new RepairResult.Loss(names.get(v.id), "dropped: its contents do not verify ("
+                        + damageOf(cc, v) + ") and no snapshot of it does"));
+            }
+            changed = true;
+        }
+        return mendStructure(cat, names) || changed;
+    }
+
+    /** The nearest snapshot in a volume's history that is still there, else its newest one. */
+    private static CatalogEntry revertTarget(Catalog cat, CatalogEntry v) {
+        Set<Long> seen = new HashSet<>();
+        for (CatalogEntry a = cat.get(v.parent); a != null && seen.add(a.id); a = a.parent == 0 ? null : cat.get(a.parent)) {
+            if (!a.isVolume()) {
+                return a;
+            }
+        }
+        List<CatalogEntry> own = cat.snapshotsOf(v.id);
+        return own.isEmpty() ? null : own.get(own.size() - 1);
+    }
+
+    private boolean mendStructure(Catalog cat, Map<Long, String> names) {
+        boolean changed = false;
+        List<CatalogEntry> all = new ArrayList<>(cat.all());
+        all.sort(Comparator.comparingLong(e -> e.id));
+        Set<String> volumeNames = new HashSet<>();
+        Map<Long, Set<String>> snapshotNames = new HashMap<>();
+        for (CatalogEntry e : all) {
+            Set<String> taken = e.isVolume() ? volumeNames : snapshotNames.computeIfAbsent(e.origin, k -> new HashSet<>());
+            if (!taken.add(e.name)) {
+                String fresh = e.name + "-" + e.id;
+                cat.rename(e, fresh);
+                taken.add(fresh);
+                result.actions.add("renamed " + names.get(e.id) + " to " + fresh + " (its name was taken twice)");
+                changed = true;
+            }
+        }
+        for (CatalogEntry e : all) {
+            if (e.parent != 0 && cat.get(e.parent) == null) {
+                cat.setParent(e, 0);
+                result.actions.add(names.get(e.id) + " lost its missing parent and now starts a snapshot tree of its own");
+                changed = true;
+            }
+            Set<Long> seen = new HashSet<>();
+            for (CatalogEntry a = e; a != null && a.parent != 0; a = cat.get(a.parent)) {
+                if (!seen.add(a.id)) {
+                    cat.setParent(e, 0);
+                    result.actions.add("broke a cycle in the snapshot tree at " + names.get(e.id));
+                    changed = true;
+                    break;
+                }
+            }
+        }
+        return changed;
+    }
+
+    /** "bytes 0-4095, 65536-69631" for an entry's damaged ranges. */
+    private static String damageOf(CommitContent cc, CatalogEntry e) {
+        String who = cc.name(e);
+        List<String> parts = new ArrayList<>();
+        int more = 0;
+        for (int slot : cc.treeDamage.getOrDefault(e.id, Set.of())) {
+            for (Problem.Affected a : cc.affectedBy(slot)) {
+                if (!a.name().equals(who)) {
+                    continue;
+                }
+                if (parts.size() >= 4) {
+                    more++;
+                } else {
+                    parts.add(a.fromByte() < 0 ? "its tree" : "bytes " + a.fromByte() + "-" + a.toByte());
+                }
+            }
+        }
+        return String.join(", ", new LinkedHashSet<>(parts)) + (more > 0 ? " and " + more + " more ranges" : "");
+    }
+
+    // ------------------------------------------------------------------ writing
+
+    /**
+     * Makes {@code g} current: a new commit in a new segment naming it as previous (with the
+     * salvaged catalog when there is one), then both superblock copies. When {@code g} is
+     * already where the log ends and nothing needs recording, only the superblocks are written.
+     */
+    private void write(Survey s, CommitInfo g, Catalog salvaged) throws IOException {
+        Set<Long> acks = acknowledgements(s, g);
+        if (g == s.last && salvaged == null && acks.isEmpty()) {
+            writeSuperblocks(s, g);
+            result.actions.add("rewrote both superblock copies to name the commit of generation " + g.generation());
+            result.performed = true;
+            return;
+        }
+        long newGen = s.scan.maxGeneration;
+        for (CommitInfo c : s.scan.commits.values()) {
+            newGen = Math.max(newGen, c.generation());
+        }
+        newGen = Math.max(newGen, s.last.generation()) + 1;
+        // above every segment there is, or that anything in the log names: an id a reclaimed or
+        // deleted segment had is never given to the new one
+        long nextSegment = Math.max(Math.max(s.scan.maxSegmentMentioned, maxSegmentFile()), s.content.maxSegment) + 1;
+        CommitInfo written;
+        try (Log w = new Log(storage, s.uuidHi, s.uuidLo, s.segmentSize, nextSegment)) {
+            w.openExisting();
+            MetaBatch batch = w.beginBatch(newGen);
+            batch.rollToNewSegment();
+            TreePointer root = g.catalogRoot();
+            long nextId = g.nextId();
+            if (salvaged != null) {
+                root = salvaged.commit(batch);
+                nextId = Math.max(nextId, salvaged.nextId());
+            }
+            writeMark(batch, s, g, acks);
+            written = batch.appendCommit(g.address(), root, nextId);
+            Segment last = batch.write();
+            // the new commit is durable before any superblock names it
+            last.file.force();
+        }
+        writeSuperblocks(s, written);
+        result.newGeneration = written.generation();
+        result.actions.add("wrote the commit of generation " + written.generation() + " in new segment "
+                + LogAddress.segment(written.address()) + ", following the commit of generation " + g.generation()
+                + (salvaged != null ? ", with a catalog without what does not verify" : "")
+                + (acks.isEmpty() ? "" : "; " + acks.size() + " damaged records it leaves behind are marked as history"));
+        result.actions.add("rewrote both superblock copies to name it");
+        result.performed = true;
+    }
+
+    /** Damage the repaired store keeps in its log, no longer used: recorded so later checks know it. */
+    private static Set<Long> acknowledgements(Survey s, CommitInfo g) {
+        Set<Long> acks = new TreeSet<>();
+        for (LogScan.Damage d : s.scan.damage) {
+            acks.add(d.address());
+        }
+        for (Survey.LogProblem p : s.logProblems) {
+            if (p.segment() > 0 && !p.kind().startsWith("superblock")) {
+                acks.add(LogAddress.of(p.segment(), Math.max(0, p.offset())));
+            }
+        }
+        Survey.Chain ch = s.chainFrom(g);
+        if (ch.broken() != null) {
+            acks.add(LogAddress.of(ch.broken().segment(), ch.broken().offset()));
+        }
+        return acks;
+    }
+
+    private long maxSegmentFile() throws IOException {
+        long max = 0;
+        for (String name : storage.list()) {
+            max = Math.max(max, SegmentLayout.parseFileName(name));
+        }
+        return max;
+    }
+
+    private void writeMark(MetaBatch batch, Survey s, CommitInfo g, Set<Long> acks) throws IOException {
+        StringBuilder what = new StringBuilder("fsck repair: generation " + s.last.generation() + " -> "
+                + g.generation() + (salvage ? " (salvage)" : ""));
+        for (RepairResult.Loss l : result.losses) {
+            if (what.length() < MARK_TEXT_MAX) {
+                what.append("; lost ").append(l);
+            }
+        }
+        StringBuilder ack = new StringBuilder();
+        for (long a : acks) {
+            ack.append(ack.length() == 0 ? "" : " ").append(LogAddress.segment(a)).append(':').append(LogAddress.offset(a));
+        }
+        Map<String, String> props = new LinkedHashMap<>();
+        props.put(LogScan.MARK_KEY, what.length() > MARK_TEXT_MAX ? what.substring(0, MARK_TEXT_MAX) : what.toString());
+        props.put(LogScan.ACKNOWLEDGED_KEY, ack.toString());
+        props.put("varve.repair.time", java.time.Instant.now().toString());
+        List<byte[]> parts = new ArrayList<>();
+        int size = 4;
+        for (var kv : props.entrySet()) {
+            byte[] k = kv.getKey().getBytes(StandardCharsets.UTF_8);
+            byte[] v = kv.getValue().getBytes(StandardCharsets.UTF_8);
+            parts.add(k);
+            parts.add(v);
+            size += 8 + k.length + v.length;
+        }
+        int count = props.size();
+        batch.append(RecordLayout.TYPE_BLOB, 0, size, (b, o) -> {
+            b.putInt(o, count);
+            int p = o + 4;
+            for (byte[] part : parts) {
+                b.putInt(p, part.length);
+                b.putBytes(p + 4, part);
+                p += 4 + part.length;
+            }
+        });
+    }
+
+    /**
+     * Both copies, one at a time, each forced: first the slot that does not hold the newest
+     * copy, so that a write torn here leaves that copy whole.
+     */
+    private void writeSuperblocks(Survey s, CommitInfo c) throws IOException {
+        long seq = 0;
+        int newestSlot = -1;
+        for (int i = 0; i < s.slots.length; i++) {
+            Superblock sb = s.slots[i];
+            if (sb != null && sb.sequence() >= seq) {
+                seq = sb.sequence();
+                newestSlot = i;
+            }
+        }
+        long first = seq + 1;
+        if (newestSlot >= 0 && first % SuperblockLayout.SLOTS == newestSlot) {
+            first++;
+        }
+        boolean created = !storage.exists(SuperblockLayout.FILE_NAME);
+        try (StorageFile f = storage.open(SuperblockLayout.FILE_NAME, true)) {
+            for (long q = first; q < first + SuperblockLayout.SLOTS; q++) {
+                new Superblock(FormatVersion.CURRENT, q, s.uuidHi, s.uuidLo, s.segmentSize, c.address(), c.length(),
+                        c.generation()).write(f);
+            }
+        }
+        if (created) {
+            storage.syncDirectory();
+        }
+    }
+
+    // ------------------------------------------------------------------ segment headers
+
+    /** Rewrites each damaged segment header from what is known; true when any was. */
+    private boolean rebuildHeaders(Survey s) throws IOException {
+        boolean any = false;
+        for (var e : s.damagedHeaders.entrySet()) {
+            long id = e.getKey();
+            try (StorageFile f = storage.open(SegmentLayout.fileName(id), false)) {
+                boolean meta = holdsRecords(f);
+                f.write(header(id, meta ? SegmentLayout.KIND_META : SegmentLayout.KIND_DATA, s.uuidHi, s.uuidLo), 0);
+                f.force();
+                result.actions.add("rebuilt the header of segment " + id + " (" + (meta ? "meta" : "data")
+                        + ", judged from its content): it was damaged (" + e.getValue() + ")");
+                result.performed = true;
+                any = true;
+            }
+        }
+        return any;
+    }
+
+    /** True when a whole record lies in the first 16 MiB past the header: a meta segment. */
+    private static boolean holdsRecords(StorageFile f) throws IOException {
+        long size = f.size();
+        int n = (int) Math.min(size - SegmentLayout.HEADER_BYTES, 16L << 20);
+        if (n <= 0) {
+            return false;
+        }
+        ByteBuffer b = ByteBuffer.allocate(n).order(ByteOrder.LITTLE_ENDIAN);
+        n = f.read(b, SegmentLayout.HEADER_BYTES);
+        for (int p = 0; p + RecordLayout.HEADER_BYTES <= n; p += RecordLayout.ALIGNMENT) {
+            int len = b.getInt(p + RecordLayout.LENGTH_OFFSET);
+            if (b.getInt(p + RecordLayout.MAGIC_OFFSET) == RecordLayout.MAGIC && len >= RecordLayout.HEADER_BYTES
+                    && len <= n - p && (len & (RecordLayout.ALIGNMENT - 1)) == 0 && LogScan.crcMatches(b, p, len)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    static ByteBuffer header(long id, int kind, long uuidHi, long uuidLo) {
+        ByteBuffer b = ByteBuffer.allocate(SegmentLayout.HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        b.putLong(SegmentLayout.MAGIC_OFFSET, SegmentLayout.MAGIC);
+        b.putInt(SegmentLayout.FORMAT_OFFSET, FormatVersion.CURRENT);
+        b.putInt(SegmentLayout.KIND_OFFSET, kind);
+        b.putLong(SegmentLayout.SEGMENT_ID_OFFSET, id);
+        b.putLong(SegmentLayout.UUID_OFFSET, uuidHi);
+        b.putLong(SegmentLayout.UUID_OFFSET + 8, uuidLo);
+        b.putLong(SegmentLayout.CREATED_OFFSET, System.currentTimeMillis());
+        b.putInt(SegmentLayout.CRC_OFFSET, Survey.crc(b, SegmentLayout.CRC_OFFSET));
+        return b;
+    }
+}
