@@ -54,7 +54,12 @@ import picocli.CommandLine.UnmatchedArgumentException;
             VolumeCommands.Get.class,
             VolumeCommands.Set.class,
             VolumeCommands.Resize.class,
+            StreamCommands.Diff.class,
+            StreamCommands.Send.class,
+            StreamCommands.Receive.class,
+            GcCommand.class,
             StoreCommands.FsckCommand.class,
+            ServeCommand.class,
             Quickstart.class,
         })
 public final class Main implements Callable<Integer> {

@@ -1,7 +1,6 @@
 package dev.varve.cli;
 
 import dev.varve.engine.SnapshotInfo;
-import dev.varve.engine.Store;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -44,24 +43,22 @@ final class SnapshotCommands {
                             "give one VOLUME@SNAP, or --group NAME with the volumes to snapshot together");
                 }
                 DeviceName n = name(new DeviceName.Snapshot(), names.get(0));
-                try (Store s = open()) {
-                    SnapshotInfo i = s.snapshot(n.volume(), n.snapshot(), props);
-                    out().println("took snapshot " + i.fullName() + " (generation " + i.generation() + ")");
-                }
+                SnapshotInfo i = either(false, s -> s.snapshot(n.volume(), n.snapshot(), props),
+                        c -> c.snapshot(n.volume(), n.snapshot(), props));
+                out().println("took snapshot " + i.fullName() + " (generation " + i.generation() + ")");
                 return 0;
             }
             List<String> volumes = new ArrayList<>();
             for (String v : names) {
                 volumes.add(name(new DeviceName.Volume(), v).volume());
             }
-            try (Store s = open()) {
-                List<SnapshotInfo> taken = s.snapshotGroup(group, volumes, props);
-                List<String> full = new ArrayList<>();
-                for (SnapshotInfo i : taken) {
-                    full.add(i.fullName());
-                }
-                out().println("took group snapshot " + group + ": " + String.join(", ", full));
+            List<SnapshotInfo> taken = either(false, s -> s.snapshotGroup(group, volumes, props),
+                    c -> c.snapshotGroup(group, volumes, props));
+            List<String> full = new ArrayList<>();
+            for (SnapshotInfo i : taken) {
+                full.add(i.fullName());
             }
+            out().println("took group snapshot " + group + ": " + String.join(", ", full));
             return 0;
         }
     }
@@ -84,6 +81,10 @@ final class SnapshotCommands {
                         + " cloned from.")
         DeviceName volume;
 
+        @Option(names = "--force", description = "While 'varve serve' holds the store: disconnect the NBD clients of"
+                + " the volume first (without it, a revert under connected clients is refused).")
+        boolean force;
+
         @Override
         public Integer call() throws IOException {
             if ((target == null) == (group == null)) {
@@ -93,18 +94,26 @@ final class SnapshotCommands {
                 throw new ParameterException(spec.commandLine(), "--group reverts each volume to its own snapshot;"
                         + " --keep-current and --volume work on one volume");
             }
-            try (Store s = open()) {
-                if (group != null) {
+            if (group != null) {
+                either(false, s -> {
                     s.revertGroup(group);
-                    out().println("reverted the volumes of group " + group);
-                } else {
-                    String vol = volume == null ? target.volume() : volume.volume();
-                    // "VOL@SNAP" lets the engine find a snapshot on another line (a clone's origin)
-                    s.revert(vol, volume == null ? target.snapshot() : target.toString(), keepCurrent);
-                    out().println("reverted " + vol + " to " + target
-                            + (keepCurrent == null ? "" : "; its state before is snapshot " + vol + "@" + keepCurrent));
-                }
+                    return null;
+                }, c -> {
+                    c.revertGroup(group, force);
+                    return null;
+                });
+                out().println("reverted the volumes of group " + group);
+                return 0;
             }
+            String vol = volume == null ? target.volume() : volume.volume();
+            // "VOL@SNAP" lets the engine find a snapshot on another line (a clone's origin)
+            String snap = volume == null ? target.snapshot() : target.toString();
+            either(false, s -> {
+                s.revert(vol, snap, keepCurrent);
+                return null;
+            }, c -> c.revert(vol, snap, keepCurrent, force));
+            out().println("reverted " + vol + " to " + target
+                    + (keepCurrent == null ? "" : "; its state before is snapshot " + vol + "@" + keepCurrent));
             return 0;
         }
     }
@@ -119,9 +128,8 @@ final class SnapshotCommands {
 
         @Override
         public Integer call() throws IOException {
-            try (Store s = open()) {
-                s.clone(source.volume(), source.snapshot(), newVolume.volume());
-            }
+            either(false, s -> s.clone(source.volume(), source.snapshot(), newVolume.volume()),
+                    c -> c.clone(source.volume(), source.snapshot(), newVolume.volume()));
             out().println("cloned " + source + " as volume " + newVolume);
             return 0;
         }

@@ -1,6 +1,7 @@
 package dev.varve.cli;
 
 import dev.varve.engine.Store;
+import dev.varve.engine.StoreLockedException;
 import dev.varve.engine.StoreOptions;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -25,12 +26,28 @@ abstract class StoreCommand implements Callable<Integer> {
     Path store;
 
     Store open() throws IOException {
-        return Store.open(store);
+        try {
+            return Store.open(store);
+        } catch (StoreLockedException e) {
+            throw Remote.heldBy(store, spec.name(), e);
+        }
     }
 
     /** For commands that only look: nothing is written, not even a superblock. */
     Store openReadOnly() throws IOException {
-        return Store.open(store, StoreOptions.defaults().withReadOnly(true));
+        try {
+            return Store.open(store, StoreOptions.defaults().withReadOnly(true));
+        } catch (StoreLockedException e) {
+            throw Remote.heldBy(store, spec.name(), e);
+        }
+    }
+
+    /**
+     * For commands the control channel supports: runs {@code direct} on the store opened here,
+     * or, when a running {@code varve serve} holds the store, {@code served} against that server.
+     */
+    <T> T either(boolean readOnly, Remote.Direct<T> direct, Remote.Served<T> served) throws IOException {
+        return Remote.either(store, readOnly, direct, served);
     }
 
     /** A name given in a place picocli cannot type, e.g. among a list of words: bad ones are usage errors. */

@@ -1,16 +1,20 @@
 package dev.varve.cli;
 
 import dev.varve.engine.SnapshotInfo;
+import dev.varve.engine.SpaceInfo;
+import dev.varve.engine.SpaceSummary;
 import dev.varve.engine.Store;
 import dev.varve.engine.StoreInfo;
 import dev.varve.engine.StoreLockedException;
 import dev.varve.engine.VolumeInfo;
 import dev.varve.fsck.Problem;
 import dev.varve.fsck.Report;
+import dev.varve.nbd.control.ControlClient;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -41,53 +45,81 @@ final class StoreCommands {
         @Option(names = "--json", description = "Print JSON (every field, exact byte counts).")
         boolean json;
 
+        /** What is listed; {@code space} by name, empty when not asked for. */
+        private record Listing(List<VolumeInfo> volumes, List<SnapshotInfo> snapshots, Map<String, SpaceInfo> space) {
+        }
+
         @Override
         public Integer call() throws IOException {
-            List<VolumeInfo> volumes;
-            List<SnapshotInfo> snapshots;
-            try (Store s = openReadOnly()) {
-                volumes = s.volumes();
-                snapshots = s.snapshots();
-            }
+            // the space columns walk every tree; the tree drawing does not show them
+            boolean withSpace = json || !tree;
+            Listing l = either(true,
+                    s -> new Listing(s.volumes(), s.snapshots(), withSpace ? byName(s.space()) : Map.of()),
+                    c -> {
+                        ControlClient.Listing r = c.list();
+                        return new Listing(r.volumes(), r.snapshots(), withSpace ? byName(c.space()) : Map.of());
+                    });
             if (json) {
                 Map<String, Object> doc = new LinkedHashMap<>();
-                doc.put("volumes", volumes.stream().map(StoreCommands::volumeJson).toList());
-                doc.put("snapshots", snapshots.stream().map(StoreCommands::snapshotJson).toList());
+                doc.put("volumes", l.volumes().stream().map(v -> volumeJson(v, l.space().get(v.name()))).toList());
+                doc.put("snapshots", l.snapshots().stream()
+                        .map(i -> snapshotJson(i, l.space().get(i.fullName()))).toList());
                 Main.printJson(out(), doc);
             } else if (tree) {
-                if (volumes.isEmpty() && snapshots.isEmpty()) {
+                if (l.volumes().isEmpty() && l.snapshots().isEmpty()) {
                     out().println("no volumes; create one with 'varve create " + store + " NAME --size 10G'");
                 }
-                new SnapshotTree(volumes, snapshots).print(out());
+                new SnapshotTree(l.volumes(), l.snapshots()).print(out());
             } else {
-                printTables(volumes, snapshots);
+                printTables(l);
             }
             return 0;
         }
 
-        private void printTables(List<VolumeInfo> volumes, List<SnapshotInfo> snapshots) {
-            if (volumes.isEmpty()) {
+        private static Map<String, SpaceInfo> byName(List<SpaceInfo> space) {
+            Map<String, SpaceInfo> m = new HashMap<>();
+            for (SpaceInfo i : space) {
+                m.put(i.name(), i);
+            }
+            return m;
+        }
+
+        /** USED: data the map points at (shared or not); EXCL: what destroying it and collecting frees. */
+        private void printTables(Listing l) {
+            if (l.volumes().isEmpty()) {
                 out().println("no volumes; create one with 'varve create " + store + " NAME --size 10G'");
                 return;
             }
-            Table v = new Table("VOLUME", "SIZE", "BLOCK", "SNAPSHOTS", "AT", "ORIGIN");
-            for (VolumeInfo i : volumes) {
-                v.row(i.name(), ByteSize.format(i.size()), i.blockSize(), i.snapshotCount(), i.position(), i.origin());
+            Table v = new Table("VOLUME", "SIZE", "USED", "EXCL", "BLOCK", "SNAPSHOTS", "AT", "ORIGIN");
+            for (VolumeInfo i : l.volumes()) {
+                SpaceInfo sp = l.space().get(i.name());
+                v.row(i.name(), ByteSize.format(i.size()), used(sp), exclusive(sp), i.blockSize(), i.snapshotCount(),
+                        i.position(), i.origin());
             }
             v.print(out());
-            if (!snapshots.isEmpty()) {
+            if (!l.snapshots().isEmpty()) {
                 out().println();
-                Table t = new Table("SNAPSHOT", "CREATED", "SIZE", "PARENT", "GROUP");
-                for (SnapshotInfo i : snapshots) {
-                    t.row(i.fullName(), SnapshotTree.time(i.createdMillis()), ByteSize.format(i.size()), i.parent(),
-                            i.group());
+                Table t = new Table("SNAPSHOT", "CREATED", "SIZE", "USED", "EXCL", "PARENT", "GROUP");
+                for (SnapshotInfo i : l.snapshots()) {
+                    SpaceInfo sp = l.space().get(i.fullName());
+                    t.row(i.fullName(), SnapshotTree.time(i.createdMillis()), ByteSize.format(i.size()), used(sp),
+                            exclusive(sp), i.parent(), i.group());
                 }
                 t.print(out());
             }
         }
+
+        private static String used(SpaceInfo sp) {
+            return sp == null ? null : ByteSize.format(sp.referenced());
+        }
+
+        private static String exclusive(SpaceInfo sp) {
+            return sp == null ? null : ByteSize.format(sp.exclusive());
+        }
     }
 
-    static Map<String, Object> volumeJson(VolumeInfo v) {
+    /** A volume as {@code list --json} shows it; {@code space} may be null (taken since the listing). */
+    static Map<String, Object> volumeJson(VolumeInfo v, SpaceInfo space) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("name", v.name());
         m.put("size", v.size());
@@ -96,11 +128,13 @@ final class StoreCommands {
         m.put("origin", v.origin());
         m.put("position", v.position());
         m.put("snapshotCount", v.snapshotCount());
+        m.put("referenced", space == null ? null : space.referenced());
+        m.put("exclusive", space == null ? null : space.exclusive());
         m.put("properties", v.properties());
         return m;
     }
 
-    static Map<String, Object> snapshotJson(SnapshotInfo s) {
+    static Map<String, Object> snapshotJson(SnapshotInfo s, SpaceInfo space) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("name", s.fullName());
         m.put("volume", s.volume());
@@ -112,100 +146,186 @@ final class StoreCommands {
         m.put("parent", s.parent());
         m.put("children", s.children());
         m.put("group", s.group());
+        m.put("referenced", space == null ? null : space.referenced());
+        m.put("exclusive", space == null ? null : space.exclusive());
         m.put("properties", s.properties());
         return m;
     }
 
-    @Command(name = "info", description = "Segments, bytes on disk, volumes and snapshots of a store.")
+    @Command(name = "info", description = "Segments, bytes on disk, live data, garbage, what 'varve gc' would reclaim,"
+            + " volumes and snapshots of a store.")
     static final class Info extends StoreCommand {
         @Option(names = "--json", description = "Print JSON (exact byte counts).")
         boolean json;
 
+        private record Facts(StoreInfo store, SpaceSummary space) {
+        }
+
         @Override
         public Integer call() throws IOException {
-            StoreInfo i;
-            try (Store s = openReadOnly()) {
-                i = s.info();
-            }
+            Facts f = either(true, s -> new Facts(s.info(), s.spaceSummary()),
+                    c -> new Facts(c.info().store(), c.spaceSummary()));
+            StoreInfo i = f.store();
+            SpaceSummary sp = f.space();
             if (json) {
                 Map<String, Object> m = new LinkedHashMap<>();
-                m.put("directory", i.directory().toString());
+                // the path as given: a server may know the store by another spelling of it
+                m.put("directory", store.toString());
                 m.put("formatVersion", i.formatVersion());
                 m.put("generation", i.generation());
                 m.put("segmentSize", i.segmentSize());
                 m.put("segmentCount", i.segmentCount());
                 m.put("bytesOnDisk", i.bytesOnDisk());
+                m.put("liveBytes", sp.liveBytes());
+                m.put("garbageBytes", sp.garbageBytes());
+                m.put("reclaimableBytes", sp.reclaimable());
                 m.put("volumeCount", i.volumeCount());
                 m.put("snapshotCount", i.snapshotCount());
                 m.put("logicalBytes", i.logicalBytes());
                 Main.printJson(out(), m);
                 return 0;
             }
-            out().println("store       " + i.directory());
+            out().println("store       " + store);
             out().println("format      " + i.formatVersion());
             out().println("generation  " + i.generation());
             out().println("segments    " + i.segmentCount() + " of " + ByteSize.format(i.segmentSize()));
             out().println("on disk     " + ByteSize.format(i.bytesOnDisk()) + " (" + i.bytesOnDisk() + " bytes)");
+            out().println("live        " + ByteSize.format(sp.liveBytes()));
+            out().println("garbage     " + ByteSize.format(sp.garbageBytes()));
+            out().println("reclaimable " + ByteSize.format(sp.reclaimable()) + " (what 'varve gc' would give back now)");
             out().println("volumes     " + i.volumeCount() + ", " + ByteSize.format(i.logicalBytes()) + " logical");
             out().println("snapshots   " + i.snapshotCount());
             return 0;
         }
     }
 
-    /** Exit codes as e2fsck's: 0 clean, 4 errors left, 8 operational error, 16 usage. */
+    /**
+     * Exit codes as e2fsck's: 0 clean, 1 errors corrected, 4 errors left, 8 operational error,
+     * 16 usage.
+     */
     @Command(name = "fsck", exitCodeOnInvalidInput = Report.EXIT_USAGE,
             exitCodeOnExecutionException = Report.EXIT_OPERATIONAL,
-            description = "Check a store that no process has open; exit 0 clean, 4 errors found, 8 could not"
-                    + " check, 16 usage.")
+            description = {"Check a store that no process has open: superblocks, every record, the chain of commits,"
+                    + " every tree, every data block (not with --fast). Each problem names the volumes and snapshots,"
+                    + " and the byte ranges of them, it affects.",
+                "--repair goes back to the newest commit whose whole content verifies; --salvage keeps every volume"
+                    + " and snapshot that verifies and drops only the damaged ones. Neither writes over a record;"
+                    + " both say exactly what is lost.",
+                "Exit 0 clean, 1 errors corrected, 4 errors left, 8 could not check, 16 usage."})
     static final class FsckCommand extends StoreCommand {
         @Option(names = "--fast", description = "Skip data blocks' checksums (metadata only).")
         boolean fast;
 
-        @Option(names = "--json", description = "Print the report as JSON.")
+        @Option(names = "--json", description = "Print the report (and what a repair did and lost) as JSON.")
         boolean json;
+
+        @Option(names = "--repair", description = "Go back to the newest commit whose whole content verifies.")
+        boolean repair;
+
+        @Option(names = "--salvage", description = "Repair keeping every volume and snapshot that verifies; a damaged"
+                + " volume goes back to its nearest snapshot that verifies (implies --repair).")
+        boolean salvage;
 
         @Override
         public Integer call() throws IOException {
-            if (!Files.isDirectory(store) || !Store.isStore(store)) {
+            if (!looksLikeAStore()) {
                 throw new Main.Failure(store + " is not a Varve store", Report.EXIT_OPERATIONAL);
             }
-            refuseIfOpenElsewhere();
-            Report r = dev.varve.fsck.Fsck.check(store, fast);
+            return repair || salvage ? repair() : check();
+        }
+
+        /** A store for fsck: a directory with a superblock file, or segment files (its superblock may be gone). */
+        private boolean looksLikeAStore() throws IOException {
+            if (!Files.isDirectory(store)) {
+                return false;
+            }
+            if (Store.isStore(store)) {
+                return true;
+            }
+            try (var names = Files.list(store)) {
+                return names.anyMatch(p -> dev.varve.engine.format.SegmentLayout.parseFileName(p.getFileName().toString()) > 0);
+            }
+        }
+
+        private int check() throws IOException {
+            var lock = dev.varve.fsck.Fsck.lockForCheck(store);
+            if (lock == null) {
+                throw new Main.Failure(openMessage(), Report.EXIT_OPERATIONAL);
+            }
+            Report r;
+            try (lock; Bar bar = new Bar(err())) {
+                r = dev.varve.fsck.Fsck.check(store, fast, bar);
+            }
             if (json) {
-                Main.printJson(out(), reportJson(r));
+                Map<String, Object> m = reportJson(r);
+                m.put("store", store.toString());
+                Main.printJson(out(), m);
             } else {
                 out().print(r.summary());
-                out().println(r.clean() ? store + ": clean" : store + ": " + r.errors() + " error(s); the store is damaged");
+                out().println(r.aborted() ? store + ": the check could not finish"
+                        : r.clean() ? store + ": clean"
+                        : store + ": " + r.errors() + " error(s); the store is damaged (varve fsck --repair, or --salvage)");
             }
             return r.exitCode();
         }
 
-        /** The check reads files another process may be appending to; take the lock to be sure none is. */
-        private void refuseIfOpenElsewhere() throws IOException {
-            try {
-                openReadOnly().close();
+        private int repair() throws IOException {
+            dev.varve.fsck.RepairResult rr;
+            try (Bar bar = new Bar(err())) {
+                rr = dev.varve.fsck.Fsck.repair(store, fast, salvage, bar);
             } catch (StoreLockedException e) {
-                throw new Main.Failure(e.getMessage(), Report.EXIT_OPERATIONAL);
-            } catch (IOException | RuntimeException e) {
-                // a store that does not open is exactly what the check is for
+                throw new Main.Failure(openMessage(), Report.EXIT_OPERATIONAL);
             }
+            if (json) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("store", store.toString());
+                m.put("exitCode", rr.exitCode());
+                m.put("repair", repairJson(rr));
+                m.put("before", reportJson(rr.before()));
+                m.put("after", reportJson(rr.after()));
+                Main.printJson(out(), m);
+                return rr.exitCode();
+            }
+            out().print(rr.before().summary());
+            out().print(rr.summary());
+            if (rr.performed()) {
+                out().println("after the repair:");
+                out().print(rr.after().summary());
+            }
+            out().println(switch (rr.exitCode()) {
+                case Report.EXIT_CLEAN -> store + ": clean";
+                case Report.EXIT_CORRECTED -> store + ": " + rr.before().errors() + " error(s) corrected";
+                case Report.EXIT_OPERATIONAL -> store + ": the check could not finish";
+                default -> store + ": " + rr.after().errors() + " error(s) left"
+                        + (rr.salvage() ? "" : " (varve fsck --salvage keeps what verifies)");
+            });
+            return rr.exitCode();
+        }
+
+        private String openMessage() {
+            String pid = dev.varve.fsck.Fsck.lockHolder(store);
+            return store + " is open in another Varve process" + (pid == null || pid.isEmpty() ? "" : " (process " + pid + ")")
+                    + "; close it (or stop the server) before running fsck";
         }
 
         private Map<String, Object> reportJson(Report r) {
             Map<String, Object> m = new LinkedHashMap<>();
-            m.put("store", store.toString());
             m.put("clean", r.clean());
             m.put("exitCode", r.exitCode());
+            m.put("aborted", r.aborted());
             m.put("fast", fast);
             m.put("errors", r.errors());
-            m.put("warnings", r.problems().size() - r.errors());
+            m.put("warnings", r.warnings());
             m.put("generation", r.lastGeneration());
             m.put("volumes", r.volumes());
             m.put("snapshots", r.snapshots());
             m.put("metaRecords", r.metaRecords());
+            m.put("metaBytes", r.metaBytes());
             m.put("treeNodes", r.treeNodes());
             m.put("extents", r.extents());
             m.put("dataBlocks", r.dataBlocks());
+            m.put("dataBytes", r.dataBytes());
+            m.put("unreachableRecords", r.unreachableRecords());
             List<Map<String, Object>> problems = new ArrayList<>();
             for (Problem p : r.problems()) {
                 Map<String, Object> pm = new LinkedHashMap<>();
@@ -215,10 +335,70 @@ final class StoreCommands {
                 pm.put("offset", p.offset());
                 pm.put("message", p.message());
                 pm.put("affected", p.affected());
+                List<Map<String, Object>> ranges = new ArrayList<>();
+                for (Problem.Affected a : p.ranges()) {
+                    Map<String, Object> am = new LinkedHashMap<>();
+                    am.put("name", a.name());
+                    am.put("fromByte", a.fromByte() < 0 ? null : a.fromByte());
+                    am.put("toByte", a.toByte() < 0 ? null : a.toByte());
+                    ranges.add(am);
+                }
+                pm.put("ranges", ranges);
                 problems.add(pm);
             }
             m.put("problems", problems);
             return m;
+        }
+
+        private static Map<String, Object> repairJson(dev.varve.fsck.RepairResult rr) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("performed", rr.performed());
+            m.put("salvage", rr.salvage());
+            m.put("impossible", rr.impossible());
+            m.put("fromGeneration", rr.fromGeneration());
+            m.put("toGeneration", rr.toGeneration());
+            m.put("newGeneration", rr.newGeneration());
+            m.put("actions", rr.actions());
+            List<Map<String, Object>> lost = new ArrayList<>();
+            for (var l : rr.losses()) {
+                Map<String, Object> lm = new LinkedHashMap<>();
+                lm.put("name", l.name());
+                lm.put("what", l.what());
+                lost.add(lm);
+            }
+            m.put("lost", lost);
+            return m;
+        }
+
+        /** The progress bar on a terminal (nothing otherwise), sized once fsck says how much it will read. */
+        private static final class Bar implements dev.varve.fsck.Fsck.Listener, AutoCloseable {
+            private final java.io.PrintStream err;
+            private Progress progress;
+
+            Bar(java.io.PrintStream err) {
+                this.err = err;
+            }
+
+            @Override
+            public void start(long totalBytes) {
+                if (progress == null) {
+                    progress = Progress.start(err, "fsck", totalBytes);
+                }
+            }
+
+            @Override
+            public void checked(long bytes) {
+                if (progress != null) {
+                    progress.stepTo(bytes);
+                }
+            }
+
+            @Override
+            public void close() {
+                if (progress != null) {
+                    progress.close();
+                }
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 package dev.varve.cli;
 
 import dev.varve.engine.Store;
+import dev.varve.engine.VolumeInfo;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -46,9 +47,8 @@ final class VolumeCommands {
             }
             long bytes = size != null ? size : sizeWord;
             int block = blockSize(spec.commandLine(), blockSize);
-            try (Store s = open()) {
-                s.createVolume(volume.volume(), bytes, block);
-            }
+            either(false, s -> s.createVolume(volume.volume(), bytes, block),
+                    c -> c.create(volume.volume(), bytes, block));
             out().println("created volume " + volume + ": " + ByteSize.format(bytes) + ", " + block
                     + "-byte blocks, thin (nothing allocated until written)");
             return 0;
@@ -121,18 +121,35 @@ final class VolumeCommands {
         @Option(names = {"-r", "--recursive"}, description = "Destroy a volume's snapshots with it.")
         boolean recursive;
 
+        @Option(names = "--force", description = "While 'varve serve' holds the store: disconnect the NBD clients of"
+                + " what is destroyed first (without it, destroying what clients use is refused).")
+        boolean force;
+
         @Override
         public Integer call() throws IOException {
-            try (Store s = open()) {
-                if (target.isSnapshot()) {
+            if (target.isSnapshot()) {
+                either(false, s -> {
                     s.destroySnapshot(target.volume(), target.snapshot());
-                    out().println("destroyed snapshot " + target);
-                } else {
-                    int snaps = s.volumeInfo(target.volume()).snapshotCount();
-                    s.destroyVolume(target.volume(), recursive);
-                    out().println("destroyed volume " + target + (snaps > 0 ? " and its " + snaps + " snapshot(s)" : ""));
-                }
+                    return null;
+                }, c -> {
+                    c.destroy(target.toString(), false, force);
+                    return null;
+                });
+                out().println("destroyed snapshot " + target);
+                return 0;
             }
+            int snaps = either(false, s -> {
+                int n = s.volumeInfo(target.volume()).snapshotCount();
+                s.destroyVolume(target.volume(), recursive);
+                return n;
+            }, c -> {
+                // an unknown volume counts 0 here; the server's destroy names the error
+                int n = c.list().volumes().stream().filter(v -> v.name().equals(target.volume()))
+                        .mapToInt(VolumeInfo::snapshotCount).sum();
+                c.destroy(target.volume(), recursive, force);
+                return n;
+            });
+            out().println("destroyed volume " + target + (snaps > 0 ? " and its " + snaps + " snapshot(s)" : ""));
             return 0;
         }
     }

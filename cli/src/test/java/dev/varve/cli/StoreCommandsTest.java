@@ -62,9 +62,10 @@ class StoreCommandsTest {
         Cli.ok("snapshot", store, "vm1@installed");
         Cli.ok("clone", store, "vm1@installed", "vm1-test");
         List<String> lines = Cli.ok("list", store).out().lines().toList();
-        assertTrue(lines.get(0).matches("VOLUME +SIZE +BLOCK +SNAPSHOTS +AT +ORIGIN"), lines.get(0));
-        assertTrue(lines.get(1).matches("vm1 +10\\.0 GiB +4096 +1 +vm1@installed +-"), lines.get(1));
-        assertTrue(lines.get(2).matches("vm1-test +10\\.0 GiB +4096 +0 +vm1@installed +vm1@installed"), lines.get(2));
+        assertTrue(lines.get(0).matches("VOLUME +SIZE +USED +EXCL +BLOCK +SNAPSHOTS +AT +ORIGIN"), lines.get(0));
+        assertTrue(lines.get(1).matches("vm1 +10\\.0 GiB +0 B +0 B +4096 +1 +vm1@installed +-"), lines.get(1));
+        assertTrue(lines.get(2).matches("vm1-test +10\\.0 GiB +0 B +0 B +4096 +0 +vm1@installed +vm1@installed"),
+                lines.get(2));
         assertTrue(lines.stream().anyMatch(l -> l.startsWith("vm1@installed ")), lines.toString());
     }
 

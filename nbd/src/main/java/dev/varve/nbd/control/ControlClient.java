@@ -13,6 +13,8 @@ import dev.varve.engine.NoSuchVolumeException;
 import dev.varve.engine.OutOfSpaceException;
 import dev.varve.engine.ReadOnlyException;
 import dev.varve.engine.SnapshotInfo;
+import dev.varve.engine.SpaceInfo;
+import dev.varve.engine.SpaceSummary;
 import dev.varve.engine.StoreClosedException;
 import dev.varve.engine.StoreFailedException;
 import dev.varve.engine.StoreInfo;
@@ -235,6 +237,40 @@ public final class ControlClient implements AutoCloseable {
     /** Runs the collector now, in the server, while clients stay connected. */
     public GcReport gc() throws IOException {
         return as(call("gc", null), GcReport.class);
+    }
+
+    /** As {@link #gc()}, compacting segments whose live share is below {@code victimUtilization}. */
+    public GcReport gc(double victimUtilization) throws IOException {
+        return as(call("gc", Map.of("victimUtilization", victimUtilization)), GcReport.class);
+    }
+
+    /**
+     * Stops the server's background collector (a pass under way finishes); {@link #gc()} still
+     * works.
+     *
+     * @return whether it was paused already
+     */
+    public boolean gcPause() throws IOException {
+        return call("gcPause", null).path("wasPaused").asBoolean();
+    }
+
+    /**
+     * Lets the server's background collector run again.
+     *
+     * @return whether it was paused
+     */
+    public boolean gcResume() throws IOException {
+        return call("gcResume", null).path("wasPaused").asBoolean();
+    }
+
+    /** Referenced and exclusive bytes of every volume and snapshot, as {@link dev.varve.engine.Store#space()}. */
+    public List<SpaceInfo> space() throws IOException {
+        return as(call("space", null), new TypeReference<List<SpaceInfo>>() { });
+    }
+
+    /** Live bytes, garbage and what a collection would reclaim, as {@link dev.varve.engine.Store#spaceSummary()}. */
+    public SpaceSummary spaceSummary() throws IOException {
+        return as(call("spaceSummary", null), SpaceSummary.class);
     }
 
     @Override

@@ -260,8 +260,25 @@ public final class ControlServer implements AutoCloseable {
             case "gc" -> {
                 return req.has("victimUtilization") ? store.gc(req.get("victimUtilization").asDouble()) : store.gc();
             }
-            default -> throw new IllegalArgumentException("unknown control request '" + op
-                    + "'; known: ping, info, list, create, snapshot, revert, revertGroup, clone, destroy, gc");
+            case "gcPause" -> {
+                boolean was = store.collectorPaused();
+                store.pauseCollector();
+                return Map.of("wasPaused", was);
+            }
+            case "gcResume" -> {
+                boolean was = store.collectorPaused();
+                store.resumeCollector();
+                return Map.of("wasPaused", was);
+            }
+            case "space" -> {
+                return store.space();
+            }
+            case "spaceSummary" -> {
+                return store.spaceSummary();
+            }
+            default -> throw new IllegalArgumentException("unknown control request '" + op + "'; known: ping, info,"
+                    + " list, create, snapshot, revert, revertGroup, clone, destroy, gc, gcPause, gcResume, space,"
+                    + " spaceSummary");
         }
     }
 

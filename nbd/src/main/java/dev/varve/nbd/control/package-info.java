@@ -15,7 +15,10 @@
  *   {"op":"revertGroup","group":G,"force":F}
  *   {"op":"clone","volume":V,"snapshot":S,"newVolume":N}
  *   {"op":"destroy","target":"V" or "V@S","recursive":R,"force":F}
- *   {"op":"gc"}                                     GcReport
+ *   {"op":"gc","victimUtilization":U}              GcReport (U optional)
+ *   {"op":"gcPause"} / {"op":"gcResume"}            the background collector; {"wasPaused":B}
+ *   {"op":"space"}                                  [SpaceInfo]: referenced, exclusive bytes
+ *   {"op":"spaceSummary"}                           SpaceSummary: live, garbage, reclaimable
  * </pre>
  * Replies: {@code {"ok":true,"result":...}} or
  * {@code {"ok":false,"error":{"type":"NoSuchVolumeException","message":"..."}}}.
