@@ -58,6 +58,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
             StreamCommands.Send.class,
             StreamCommands.Receive.class,
             GcCommand.class,
+            StoreCommands.Limit.class,
             StoreCommands.FsckCommand.class,
             ServeCommand.class,
             Quickstart.class,

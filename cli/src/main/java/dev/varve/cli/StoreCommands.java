@@ -28,10 +28,39 @@ final class StoreCommands {
 
     @Command(name = "init", description = "Create an empty store (a new or empty directory).")
     static final class Init extends StoreCommand {
+        @Option(names = "--max-size", paramLabel = "SIZE", converter = ByteSize.Converter.class,
+                description = "Cap the store's files at SIZE (kept in the store; see 'varve limit').")
+        Long maxSize;
+
         @Override
         public Integer call() throws IOException {
             try (Store s = Store.create(store)) {
-                out().println("created store " + s.directory());
+                if (maxSize != null) {
+                    s.setMaxSize(maxSize);
+                }
+                out().println("created store " + s.directory()
+                        + (maxSize != null ? ", limited to " + ByteSize.format(s.maxSize()) : ""));
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "limit", description = "Show or set the store's size limit (SIZE, or 'none' to remove it). Writers"
+            + " are slowed near it and refused at it, less a reserve kept for snapshots, destroy and gc.")
+    static final class Limit extends StoreCommand {
+        @picocli.CommandLine.Parameters(index = "1", arity = "0..1", paramLabel = "SIZE|none",
+                description = "The new limit (K/M/G/T/P), or 'none'.")
+        String size;
+
+        @Override
+        public Integer call() throws IOException {
+            try (Store s = open()) {
+                if (size != null) {
+                    long bytes = size.equals("none") ? 0 : ByteSize.parse(size);
+                    s.setMaxSize(bytes);
+                }
+                long m = s.maxSize();
+                out().println(m == 0 ? "no size limit" : "limited to " + ByteSize.format(m) + " (" + m + " bytes)");
             }
             return 0;
         }

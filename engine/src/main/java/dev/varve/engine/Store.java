@@ -98,6 +98,8 @@ public final class Store implements AutoCloseable {
     private final Collector collector = new Collector(this);
     private final ReentrantLock gcMutex = new ReentrantLock();
     private volatile boolean gcPaused;
+    /** The store's size limit in segments (0 = none), kept in the superblock. */
+    private volatile long maxSegments;
     /**
      * Bytes written or trimmed since the last collection, and whether anything was destroyed:
      * an upper bound on the garbage made, so the background collector walks the trees only
@@ -125,9 +127,8 @@ public final class Store implements AutoCloseable {
         this.cache = new NodeCache(log, options.nodeCacheBytes());
         this.lastCommit = last;
         this.freezeWatermark = log.dataHeadId();
-        if (options.maxSizeBytes() > 0) {
-            log.setSegmentLimit(options.maxSizeBytes() / log.segmentSize());
-        }
+        this.maxSegments = options.maxSizeBytes() > 0 ? options.maxSizeBytes() / log.segmentSize() : sb.maxSegments();
+        log.setSegmentLimit(maxSegments);
         this.openGeneration = last.generation() + 1;
         this.durableGeneration = last.generation();
         this.rollMeta = rollMeta;
@@ -323,12 +324,12 @@ public final class Store implements AutoCloseable {
      * destroy and the collector, so a full store can always be emptied.
      */
     void admitWrite(long bytes) throws IOException {
-        long max = options.maxSizeBytes();
-        if (max <= 0) {
+        long limit = maxSegments;
+        if (limit <= 0) {
             return;
         }
         long seg = log.segmentSize();
-        long limit = max / seg;
+        long max = limit * seg;
         long reserve = reserveSegments(limit);
         long userLimit = limit - reserve;
         long room = log.dataHeadRoom();
@@ -358,12 +359,12 @@ public final class Store implements AutoCloseable {
 
     /** Data bytes the compactor may move in one pass without eating the last of the reserve. */
     long compactionBudget(long wanted) {
-        long max = options.maxSizeBytes();
-        if (max <= 0) {
+        long limit = maxSegments;
+        if (limit <= 0) {
             return wanted;
         }
         // keep one segment for the compaction commit's own records; the rest may take moved data
-        long spare = max / log.segmentSize() - log.segmentCount() - 1;
+        long spare = limit - log.segmentCount() - 1;
         return Math.min(wanted, Math.max(0, spare) * log.segmentSize());
     }
 
@@ -607,7 +608,7 @@ public final class Store implements AutoCloseable {
         }
         CommitInfo c = lastCommit;
         Superblock sb = new Superblock(FormatVersion.CURRENT, ++superblockSequence, uuidHi, uuidLo,
-                log.segmentSize(), c.address(), c.length(), c.generation());
+                log.segmentSize(), c.address(), c.length(), c.generation(), (int) maxSegments);
         sb.write(superblockFile);
         commitsSinceSuperblock = 0;
     }
@@ -1176,6 +1177,41 @@ public final class Store implements AutoCloseable {
                     last.bytesAfter(), moved, last.liveBytes(), millis);
         } finally {
             gcMutex.unlock();
+        }
+    }
+
+    /** The store's size limit in bytes (0 = none): kept in the superblock, so every open obeys it. */
+    public long maxSize() {
+        return maxSegments * log.segmentSize();
+    }
+
+    /**
+     * Sets the store's size limit ({@code 0} removes it), rounded down to whole segments; at
+     * least 8 segments. Written to the superblock at once. Lowering it below what the store
+     * holds refuses new data until space is freed; nothing is lost.
+     */
+    public void setMaxSize(long bytes) throws IOException {
+        checkOpen();
+        if (readOnly()) {
+            throw new ReadOnlyException("store " + storage.root() + " is read-only");
+        }
+        long segs = bytes / log.segmentSize();
+        if (bytes != 0 && segs < 8) {
+            throw new IllegalArgumentException("a store limit must be at least 8 segments (" + 8 * log.segmentSize()
+                    + " bytes), got " + bytes);
+        }
+        if (segs > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("a store limit of " + bytes + " bytes is more segments than the"
+                    + " superblock can record; use larger segments");
+        }
+        commitMutex.lock();
+        try {
+            checkFailed();
+            maxSegments = segs;
+            log.setSegmentLimit(segs);
+            writeSuperblock();
+        } finally {
+            commitMutex.unlock();
         }
     }
 

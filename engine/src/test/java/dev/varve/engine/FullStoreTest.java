@@ -88,4 +88,28 @@ class FullStoreTest {
             assertThrows(IllegalArgumentException.class, () -> StoreOptions.defaults().withMaxSizeBytes(1 << 20));
         }
     }
+
+    @Test
+    void theLimitIsKeptInTheStore(@TempDir Path tmp) throws Exception {
+        Path dir = tmp.resolve("s");
+        StoreOptions o = StoreOptions.defaults().withSegmentSize(1 << 20).withGcIntervalMillis(0);
+        try (Store store = Store.create(dir, o)) {
+            store.createVolume("v", 64 << 20);
+            store.setMaxSize(12L << 20);
+            assertThrows(IllegalArgumentException.class, () -> store.setMaxSize(4L << 20));
+        }
+        try (Store store = Store.open(dir, o)) {
+            assertTrue(store.maxSize() == 12L << 20, "kept across opens: " + store.maxSize());
+            Volume v = store.volume("v");
+            byte[] d = new byte[1 << 20];
+            OutOfSpaceException e = assertThrows(OutOfSpaceException.class, () -> {
+                for (int i = 0; i < 64; i++) {
+                    v.write((long) i << 20, d, 0, d.length);
+                }
+            });
+            assertTrue(e.getMessage().contains("limited to"), e.getMessage());
+            store.setMaxSize(0);
+            v.write(63L << 20, d, 0, d.length); // no limit: the write goes through
+        }
+    }
 }

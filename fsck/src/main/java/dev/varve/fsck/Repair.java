@@ -511,6 +511,7 @@ final class Repair {
                 newestSlot = i;
             }
         }
+        int maxSegments = newestSlot >= 0 ? s.slots[newestSlot].maxSegments() : 0;
         long first = seq + 1;
         if (newestSlot >= 0 && first % SuperblockLayout.SLOTS == newestSlot) {
             first++;
@@ -519,7 +520,7 @@ final class Repair {
         try (StorageFile f = storage.open(SuperblockLayout.FILE_NAME, true)) {
             for (long q = first; q < first + SuperblockLayout.SLOTS; q++) {
                 new Superblock(FormatVersion.CURRENT, q, s.uuidHi, s.uuidLo, s.segmentSize, c.address(), c.length(),
-                        c.generation()).write(f);
+                        c.generation(), maxSegments).write(f);
             }
         }
         if (created) {

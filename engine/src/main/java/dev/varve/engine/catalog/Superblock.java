@@ -15,12 +15,19 @@ import java.util.zip.CRC32C;
  * One superblock copy: the store's identity and a recent durable commit to roll forward from.
  */
 public record Superblock(int format, long sequence, long uuidHi, long uuidLo, long segmentSize,
-                         long commitAddress, int commitLength, long generation) {
+                         long commitAddress, int commitLength, long generation, int maxSegments) {
+
+    /** A superblock with no size limit. */
+    public Superblock(int format, long sequence, long uuidHi, long uuidLo, long segmentSize,
+                      long commitAddress, int commitLength, long generation) {
+        this(format, sequence, uuidHi, uuidLo, segmentSize, commitAddress, commitLength, generation, 0);
+    }
 
     public static ByteBuffer encode(Superblock sb) {
         ByteBuffer b = ByteBuffer.allocate(SuperblockLayout.SLOT_BYTES).order(ByteOrder.LITTLE_ENDIAN);
         b.putLong(SuperblockLayout.MAGIC_OFFSET, SuperblockLayout.MAGIC);
         b.putInt(SuperblockLayout.FORMAT_OFFSET, sb.format);
+        b.putInt(SuperblockLayout.MAX_SEGMENTS_OFFSET, sb.maxSegments);
         b.putLong(SuperblockLayout.SEQUENCE_OFFSET, sb.sequence);
         b.putLong(SuperblockLayout.UUID_OFFSET, sb.uuidHi);
         b.putLong(SuperblockLayout.UUID_OFFSET + 8, sb.uuidLo);
@@ -47,7 +54,8 @@ public record Superblock(int format, long sequence, long uuidHi, long uuidLo, lo
         return new Superblock(b.getInt(SuperblockLayout.FORMAT_OFFSET), b.getLong(SuperblockLayout.SEQUENCE_OFFSET),
                 b.getLong(SuperblockLayout.UUID_OFFSET), b.getLong(SuperblockLayout.UUID_OFFSET + 8),
                 b.getLong(SuperblockLayout.SEGMENT_SIZE_OFFSET), b.getLong(SuperblockLayout.COMMIT_OFFSET),
-                b.getInt(SuperblockLayout.COMMIT_LEN_OFFSET), b.getLong(SuperblockLayout.GENERATION_OFFSET));
+                b.getInt(SuperblockLayout.COMMIT_LEN_OFFSET), b.getLong(SuperblockLayout.GENERATION_OFFSET),
+                b.getInt(SuperblockLayout.MAX_SEGMENTS_OFFSET));
     }
 
     /** Both slots, decoded (null for an invalid one). */

@@ -23,9 +23,10 @@ public final class SuperblockLayout {
     public static final int MAGIC_BYTES = 8;
     public static final int FORMAT_OFFSET = MAGIC_OFFSET + MAGIC_BYTES;
     public static final int FORMAT_BYTES = 4;
-    public static final int RESERVED_OFFSET = FORMAT_OFFSET + FORMAT_BYTES;
-    public static final int RESERVED_BYTES = 4;
-    public static final int SEQUENCE_OFFSET = RESERVED_OFFSET + RESERVED_BYTES;
+    /** The store's size limit in segments (0 = none); written as zero before limits existed. */
+    public static final int MAX_SEGMENTS_OFFSET = FORMAT_OFFSET + FORMAT_BYTES;
+    public static final int MAX_SEGMENTS_BYTES = 4;
+    public static final int SEQUENCE_OFFSET = MAX_SEGMENTS_OFFSET + MAX_SEGMENTS_BYTES;
     public static final int SEQUENCE_BYTES = 8;
     public static final int UUID_OFFSET = SEQUENCE_OFFSET + SEQUENCE_BYTES;
     public static final int UUID_BYTES = 16;
