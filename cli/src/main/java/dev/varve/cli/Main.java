@@ -61,6 +61,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
             StoreCommands.Limit.class,
             StoreCommands.FsckCommand.class,
             ServeCommand.class,
+            BenchCommand.class,
             Quickstart.class,
         })
 public final class Main implements Callable<Integer> {

@@ -18,7 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 class MainTest {
     private static final List<String> COMMANDS = List.of("init", "create", "list", "info", "write", "read", "import",
             "export", "snapshot", "revert", "clone", "destroy", "rename", "get", "set", "resize", "diff", "send", "receive",
-            "gc", "limit", "fsck", "serve", "quickstart");
+            "gc", "limit", "fsck", "serve", "bench", "quickstart");
 
     @TempDir
     Path tmp;

@@ -1,0 +1,240 @@
+package dev.varve.bench;
+
+import dev.varve.engine.GcReport;
+import dev.varve.engine.Store;
+import dev.varve.engine.StoreOptions;
+import dev.varve.engine.Volume;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.HdrHistogram.Histogram;
+
+/**
+ * What Varve's collector costs; the other designs have no collector (file-per-delta and qcow2
+ * give space back when a delta is merged or a cluster discarded), so these figures are Varve's
+ * alone, against their ideal.
+ *
+ * <p>{@code gc.write-amplification}: a store of nominal capacity C (4 MiB segments) holds a
+ * volume of F% of C, written end to end, then overwritten by random 64 KiB writes, uniformly or
+ * 80/20 (80% of the writes to 20% of the volume). The background collector is paused and the
+ * bench collects ({@link Store#gc()}, default victim threshold) whenever the store's files
+ * exceed C, as a collector under space pressure would. Write amplification = (data written by
+ * the user + data the compactor moved) / data written by the user; tree nodes and commit
+ * records are not counted. After a warm-up of one volume's worth of writes, each of the five
+ * repetitions is the next window of writes.
+ *
+ * <p>{@code gc.foreground-impact}: random 4 KiB writes (flush every 256) for a fixed time on a
+ * store with garbage in it, timed one by one, with nothing else running (idle) and while
+ * another thread runs {@link Store#gc(double)} in a loop (compacting); p50 and p99 per
+ * repetition, the two phases taking turns. Before each repetition an untimed quarter of the volume is overwritten,
+ * so the collector always has garbage to move.
+ */
+final class GcScenario implements Scenario {
+    static final String WRITE_AMPLIFICATION = "gc.write-amplification";
+    static final String FOREGROUND_IMPACT = "gc.foreground-impact";
+    private static final int CHUNK = 64 << 10;
+    /** Small segments, so that a store of a few hundred MiB has dozens of them to choose victims from. */
+    private static final long SEGMENT = 4L << 20;
+
+    @Override
+    public int weight() {
+        return 25;
+    }
+
+    @Override
+    public List<String> names() {
+        return List.of(WRITE_AMPLIFICATION, FOREGROUND_IMPACT);
+    }
+
+    private static StoreOptions options() {
+        return StoreOptions.defaults().withSegmentSize(SEGMENT);
+    }
+
+    @Override
+    public void run(Bench b) throws Exception {
+        if (b.wants(WRITE_AMPLIFICATION)) {
+            writeAmplification(b);
+        }
+        if (b.wants(FOREGROUND_IMPACT)) {
+            if (b.overBudget()) {
+                b.budgetSkip(FOREGROUND_IMPACT);
+                return;
+            }
+            foregroundImpact(b);
+        }
+    }
+
+    // ------------------------------------------------------------------ write amplification
+
+    private void writeAmplification(Bench b) throws IOException {
+        long capacity = b.quick ? 64L << 20 : 256L << 20;
+        int[] fills = b.quick ? new int[] {50, 80} : new int[] {50, 70, 80, 90};
+        ByteBuffer chunk = Bench.randomData(CHUNK, Bench.SEED + 41);
+        boolean first = true;
+        for (boolean skewed : new boolean[] {false, true}) {
+            for (int fill : fills) {
+                String pattern = skewed ? "80/20" : "uniform";
+                if (!first && b.overBudget()) {
+                    b.budgetSkip(WRITE_AMPLIFICATION + " at " + fill + "% " + pattern + " and after");
+                    return;
+                }
+                first = false;
+                b.progress(WRITE_AMPLIFICATION + ": " + fill + "% full, " + pattern);
+                Path dir = b.scratch("gc-wa");
+                try (Store s = Store.create(dir.resolve("store"), options())) {
+                    s.pauseCollector();
+                    long size = capacity * fill / 100 / CHUNK * CHUNK;
+                    Volume v = s.createVolume("disk", size);
+                    for (long at = 0; at < size; at += CHUNK) {
+                        v.write(at, chunk.duplicate());
+                    }
+                    v.flush();
+                    // a window long enough to hold several collections: they come in bursts
+                    long window = b.quick ? size : size / 2;
+                    Random rnd = new Random(Bench.SEED + 42 + fill);
+                    long[] peak = {0};
+                    // warm-up: one volume's worth, so the segments hold a steady mix of ages
+                    overwrite(s, v, size, size, skewed, rnd, chunk, capacity, peak);
+                    double[] wa = new double[Bench.REPS];
+                    long moved = 0;
+                    for (int rep = 0; rep < Bench.REPS; rep++) {
+                        long m = overwrite(s, v, size, window, skewed, rnd, chunk, capacity, peak);
+                        moved += m;
+                        wa[rep] = (window + m) / (double) window;
+                    }
+                    Map<String, Object> p = Bench.params("fill", fill + "%", "pattern", pattern, "capacity",
+                            Bench.mib(capacity), "segment", Bench.mib(SEGMENT), "window", Bench.mib(window));
+                    b.add(Figure.of(WRITE_AMPLIFICATION, "x", Contender.VARVE, p, wa, false, String.format(
+                            "(user data + data the compactor moved) / user data over each window of random 64 KiB"
+                                    + " writes; Store.gc() whenever the files exceed the capacity (background collector"
+                                    + " paused); %s moved in the measured windows; the files peaked at %.0f%% of the"
+                                    + " capacity; 1.0 is the ideal", Bench.mib(moved),
+                            100.0 * peak[0] / capacity)));
+                } finally {
+                    Bench.deleteTree(dir);
+                }
+            }
+        }
+    }
+
+    /**
+     * Overwrites {@code bytes} in random 64 KiB writes, collecting whenever the store's files
+     * exceed the capacity; returns the data bytes the compactor moved meanwhile.
+     */
+    private static long overwrite(Store s, Volume v, long size, long bytes, boolean skewed, Random rnd, ByteBuffer chunk,
+                                  long capacity, long[] peak) throws IOException {
+        long chunks = size / CHUNK;
+        long hot = Math.max(1, chunks / 5);
+        long moved = 0;
+        for (long done = 0; done < bytes; done += CHUNK) {
+            long c = !skewed ? Math.floorMod(rnd.nextLong(), chunks)
+                    : rnd.nextInt(10) < 8 ? Math.floorMod(rnd.nextLong(), hot) : hot + Math.floorMod(rnd.nextLong(), chunks - hot);
+            v.write(c * CHUNK, chunk.duplicate());
+            if ((done + CHUNK) % (4L << 20) == 0) {
+                v.flush();
+                long onDisk = s.info().bytesOnDisk();
+                peak[0] = Math.max(peak[0], onDisk);
+                if (onDisk > capacity) {
+                    GcReport r = s.gc();
+                    moved += r.bytesMoved();
+                }
+            }
+        }
+        v.flush();
+        return moved;
+    }
+
+    // ------------------------------------------------------------------ foreground impact
+
+    private void foregroundImpact(Bench b) throws Exception {
+        long size = b.quick ? 128L << 20 : 512L << 20;
+        long nanos = b.quick ? 1_000_000_000L : 3_000_000_000L;
+        ByteBuffer chunk = Bench.randomData(CHUNK, Bench.SEED + 43);
+        ByteBuffer block = Bench.randomData(4096, Bench.SEED + 44);
+        b.progress(FOREGROUND_IMPACT + ": " + Bench.mib(size) + " volume, " + nanos / 1_000_000_000L + " s of writes per repetition");
+        Path dir = b.scratch("gc-impact");
+        try (Store s = Store.create(dir.resolve("store"), options())) {
+            s.pauseCollector();
+            Volume v = s.createVolume("disk", size);
+            for (long at = 0; at < size; at += CHUNK) {
+                v.write(at, chunk.duplicate());
+            }
+            v.flush();
+            Random rnd = new Random(Bench.SEED + 45);
+            overwrite(s, v, size, size, false, rnd, chunk, Long.MAX_VALUE, new long[1]);
+            AtomicLong moved = new AtomicLong();
+            int[] passes = {0};
+            double[][][] stats = new double[2][2][Bench.REPS];
+            for (int rep = -Bench.WARMUPS; rep < Bench.REPS; rep++) {
+                for (int phase = 0; phase < 2; phase++) {
+                    overwrite(s, v, size, size / 4, false, rnd, chunk, Long.MAX_VALUE, new long[1]);
+                    Histogram h = new Histogram(3);
+                    AtomicBoolean stop = new AtomicBoolean();
+                    Thread gc = null;
+                    if (phase == 1) {
+                        gc = new Thread(() -> {
+                            while (!stop.get()) {
+                                try {
+                                    moved.addAndGet(s.gc(0.95).bytesMoved());
+                                    passes[0]++;
+                                } catch (IOException e) {
+                                    return;
+                                }
+                            }
+                        }, "bench-gc");
+                        gc.start();
+                    }
+                    try {
+                        timedWrites(v, size, nanos, block, rnd, h);
+                    } finally {
+                        stop.set(true);
+                        if (gc != null) {
+                            gc.join();
+                        }
+                    }
+                    if (rep >= 0) {
+                        stats[phase][0][rep] = h.getValueAtPercentile(50) / 1e6;
+                        stats[phase][1][rep] = h.getValueAtPercentile(99) / 1e6;
+                    }
+                }
+            }
+            String[] stat = {"p50", "p99"};
+            for (int k = 0; k < 2; k++) {
+                Map<String, Object> idle = Bench.params("volume", Bench.mib(size), "seconds", nanos / 1_000_000_000L,
+                        "flushEvery", 256,
+                        "stat", stat[k], "phase", "idle");
+                Map<String, Object> busy = new java.util.LinkedHashMap<>(idle);
+                busy.put("phase", "compacting");
+                Figure f = b.add(Figure.of(FOREGROUND_IMPACT, "ms", Contender.VARVE, idle, stats[0][k], false,
+                        stat[k] + " latency of one 4 KiB random write (a flush every 256 writes included), collector idle"));
+                b.add(Figure.of(FOREGROUND_IMPACT, "ms", Contender.VARVE, busy, stats[1][k], false, stat[k]
+                        + " latency of the same writes while another thread runs Store.gc(0.95) in a loop; "
+                        + passes[0] + " collections moved " + Bench.mib(moved.get())
+                        + " over all compacting repetitions").against(f, "idle"));
+            }
+        } finally {
+            Bench.deleteTree(dir);
+        }
+    }
+
+    /** Random 4 KiB writes for {@code nanos}, each timed (the flush every 256 writes inside the write it follows). */
+    private static void timedWrites(Volume v, long size, long nanos, ByteBuffer block, Random rnd, Histogram h)
+            throws IOException {
+        int blocks = (int) (size / 4096);
+        long end = System.nanoTime() + nanos;
+        for (int i = 1; System.nanoTime() < end; i++) {
+            long t0 = System.nanoTime();
+            v.write((long) rnd.nextInt(blocks) * 4096, block.duplicate());
+            if (i % 256 == 0) {
+                v.flush();
+            }
+            h.recordValue(Math.max(1, System.nanoTime() - t0));
+        }
+        v.flush();
+    }
+}
