@@ -16,6 +16,8 @@ import java.util.zip.CRC32C;
  * writers' data or for commits.
  */
 abstract sealed class MappedDevice implements BlockDevice permits Volume, SnapshotDevice {
+    /** The longest single read of contiguous runs. */
+    private static final long MAX_READ_BYTES = 4L << 20;
     private static final ThreadLocal<ByteBuffer> SCRATCH = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(256 * 1024));
 
     final Store store;
@@ -83,39 +85,64 @@ abstract sealed class MappedDevice implements BlockDevice permits Volume, Snapsh
         int base = dst.position();
         Log log = store.log();
         CRC32C crc = new CRC32C();
-        for (Run r : runs(first, end - first)) {
-            long runStart = r.lba * blockSize;
-            long runEnd = (r.lba + r.count) * blockSize;
-            long from = Math.max(runStart, offset);
-            long to = Math.min(runEnd, offset + len);
-            int dstAt = base + (int) (from - offset);
-            int n = (int) (to - from);
+        List<Run> runs = runs(first, end - first);
+        int i = 0;
+        while (i < runs.size()) {
+            Run r = runs.get(i);
             if (r.extent == null) {
-                zero(dst, dstAt, n);
+                long from = Math.max(r.lba * blockSize, offset);
+                long to = Math.min((r.lba + r.count) * blockSize, offset + len);
+                zero(dst, base + (int) (from - offset), (int) (to - from));
+                i++;
                 continue;
             }
-            int bytes = (int) (r.count * blockSize);
-            ByteBuffer scratch = scratch(bytes);
-            log.readData(r.extent.address + (long) r.skip * blockSize, scratch);
-            for (int i = 0; i < r.count; i++) {
-                crc.reset();
-                ByteBuffer blk = scratch.duplicate();
-                blk.limit((i + 1) * blockSize).position(i * blockSize);
-                crc.update(blk);
-                int want = r.extent.crc(r.skip + i);
-                if ((int) crc.getValue() != want) {
-                    long addr = r.extent.address + (long) (r.skip + i) * blockSize;
-                    throw store.corrupted(new CorruptionException(
-                            log.segment(LogAddress.segment(addr)).file.path(), addr,
-                            "data block " + (r.lba + i) + " of " + name() + " fails its checksum (expected "
-                                    + Integer.toHexString(want) + ", found " + Integer.toHexString((int) crc.getValue()) + ")"));
+            // runs that follow each other in the log too (a volume written sequentially) are
+            // read with one positional read, up to 4 MiB
+            long at = r.extent.address + (long) r.skip * blockSize;
+            long bytes = r.count * blockSize;
+            int j = i + 1;
+            while (j < runs.size() && runs.get(j).extent != null && bytes < MAX_READ_BYTES) {
+                Run n = runs.get(j);
+                long nAt = n.extent.address + (long) n.skip * blockSize;
+                if (nAt != at + bytes || LogAddress.segment(nAt) != LogAddress.segment(at)
+                        || bytes + n.count * blockSize > MAX_READ_BYTES) {
+                    break;
                 }
+                bytes += n.count * blockSize;
+                j++;
             }
-            ByteBuffer src = scratch.duplicate();
-            src.position((int) (from - runStart)).limit((int) (from - runStart) + n);
-            ByteBuffer d = dst.duplicate();
-            d.position(dstAt);
-            d.put(src);
+            ByteBuffer scratch = scratch((int) bytes);
+            log.readData(at, scratch);
+            int within = 0;
+            for (int k = i; k < j; k++) {
+                Run q = runs.get(k);
+                for (int b = 0; b < q.count; b++) {
+                    crc.reset();
+                    ByteBuffer blk = scratch.duplicate();
+                    int p = within + b * blockSize;
+                    blk.limit(p + blockSize).position(p);
+                    crc.update(blk);
+                    int want = q.extent.crc(q.skip + b);
+                    if ((int) crc.getValue() != want) {
+                        long addr = q.extent.address + (long) (q.skip + b) * blockSize;
+                        throw store.corrupted(new CorruptionException(
+                                log.segment(LogAddress.segment(addr)).file.path(), addr,
+                                "data block " + (q.lba + b) + " of " + name() + " fails its checksum (expected "
+                                        + Integer.toHexString(want) + ", found " + Integer.toHexString((int) crc.getValue())
+                                        + ")"));
+                    }
+                }
+                long runStart = q.lba * blockSize;
+                long from = Math.max(runStart, offset);
+                long to = Math.min((q.lba + q.count) * blockSize, offset + len);
+                ByteBuffer src = scratch.duplicate();
+                src.position(within + (int) (from - runStart)).limit(within + (int) (to - runStart));
+                ByteBuffer d = dst.duplicate();
+                d.position(base + (int) (from - offset));
+                d.put(src);
+                within += (int) (q.count * blockSize);
+            }
+            i = j;
         }
         dst.position(base + len);
     }
