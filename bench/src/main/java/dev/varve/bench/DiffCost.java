@@ -1,0 +1,109 @@
+package dev.varve.bench;
+
+import dev.varve.engine.Store;
+import dev.varve.engine.Volume;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.stream.Stream;
+
+/**
+ * {@code diff.cost}: the time of {@code Store.diff(A, B)} between two snapshots 1 MiB apart
+ * (16 random 64 KiB writes), on a volume with W of data written at random 64 KiB-aligned
+ * offsets before A, for a small and a large W. Issue 9: the cost follows the change, so
+ * large ÷ small should be at most 1.5×. Warm (node cache filled by a warm-up) and cold (store
+ * reopened, its files dropped from the page cache).
+ */
+final class DiffCost implements Scenario {
+    static final String NAME = "diff.cost";
+    private static final int MIB = 1 << 20;
+    private static final int CHUNK = 64 << 10;
+
+    @Override
+    public List<String> names() {
+        return List.of(NAME);
+    }
+
+    @Override
+    public int weight() {
+        return 6;
+    }
+
+    @Override
+    public void run(Bench b) throws Exception {
+        long[] sizes = b.quick ? new long[] {256L << 20, 1L << 30} : new long[] {1L << 30, 8L << 30};
+        Figure[] smallWarmCold = new Figure[2];
+        ByteBuffer data = Bench.randomData(MIB, Bench.SEED + 9);
+        for (long w : sizes) {
+            Path dir = b.scratch("diff-" + (w >> 20));
+            long volSize = 2 * w;
+            long t0 = System.nanoTime();
+            try (Store s = Store.create(dir)) {
+                Volume v = s.createVolume("v", volSize);
+                Random r = new Random(Bench.SEED + w);
+                long slots = (volSize - MIB) / CHUNK;
+                for (long i = 0; i < w / MIB; i++) {
+                    long off = (long) (r.nextDouble() * slots) * CHUNK;
+                    v.write(off, data.duplicate());
+                }
+                v.flush();
+                s.snapshot("v", "A", Map.of());
+                ByteBuffer small = data.duplicate().limit(CHUNK);
+                long chunks = volSize / CHUNK;
+                for (int i = 0; i < 16; i++) {
+                    v.write((long) (r.nextDouble() * chunks) * CHUNK, small.duplicate());
+                }
+                v.flush();
+                s.snapshot("v", "B", Map.of());
+            }
+            b.progress(String.format("diff.cost: wrote %s in %.1f s", Bench.mib(w), (System.nanoTime() - t0) / 1e9));
+            Map<String, Object> p = Bench.params("written", Bench.mib(w), "volume", Bench.mib(volSize), "change",
+                    "16 x 64 KiB");
+            double[] warm = new double[Bench.REPS];
+            double[] cold = new double[Bench.REPS];
+            long ranges = 0;
+            try (Store s = Store.open(dir)) {
+                for (int rep = -10; rep < Bench.REPS; rep++) {
+                    long t = System.nanoTime();
+                    ranges = s.diff("v@A", "v@B").size();
+                    double ms = (System.nanoTime() - t) / 1e6;
+                    if (rep >= 0) {
+                        warm[rep] = ms;
+                    }
+                }
+            }
+            for (int rep = 0; rep < Bench.REPS; rep++) {
+                List<Path> files;
+                try (Stream<Path> st = Files.walk(dir)) {
+                    files = new ArrayList<>(st.filter(Files::isRegularFile).toList());
+                }
+                b.evict(files);
+                try (Store s = Store.open(dir)) {
+                    long t = System.nanoTime();
+                    s.diff("v@A", "v@B");
+                    cold[rep] = (System.nanoTime() - t) / 1e6;
+                }
+            }
+            String note = "Store.diff(v@A, v@B), " + ranges + " ranges; W written as 1 MiB writes at random 64 KiB-aligned offsets";
+            Map<String, Object> pw = new java.util.LinkedHashMap<>(p);
+            pw.put("cache", "warm");
+            Map<String, Object> pc = new java.util.LinkedHashMap<>(p);
+            pc.put("cache", "cold (reopened, files evicted)");
+            Figure fw = Figure.of(NAME, "ms", Contender.VARVE, pw, warm, false, note);
+            Figure fc = Figure.of(NAME, "ms", Contender.VARVE, pc, cold, false, note);
+            if (smallWarmCold[0] == null) {
+                smallWarmCold[0] = b.add(fw);
+                smallWarmCold[1] = b.add(fc);
+            } else {
+                String base = NAME + " at " + Bench.mib(sizes[0]) + " written (issue 9 target <= 1.5x)";
+                b.add(fw.against(smallWarmCold[0], base));
+                b.add(fc.against(smallWarmCold[1], base));
+            }
+            Bench.deleteTree(dir);
+        }
+    }
+}
