@@ -33,11 +33,11 @@ final class DeleteCost implements Scenario {
 
     @Override
     public void run(Bench b) throws Exception {
-        long[] sizes = b.quick ? new long[] {8L << 20, 32L << 20} : new long[] {16L << 20, 64L << 20, 256L << 20};
-        long volume = 1L << 30;
+        long[] sizes = b.quick ? new long[] {8L << 20, 32L << 20} : new long[] {16L << 20, 64L << 20, 256L << 20, 1024L << 20};
         ByteBuffer data = Bench.randomData(MIB, Bench.SEED + 21);
         boolean first = true;
         for (long n : sizes) {
+            long volume = Math.max(1L << 30, 4 * n); // room for the two regions of N
             if (!first && b.overBudget()) {
                 b.budgetSkip(NAME + " from " + Bench.mib(n) + " on");
                 break;
