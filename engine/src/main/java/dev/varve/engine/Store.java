@@ -1360,6 +1360,13 @@ public final class Store implements AutoCloseable {
         commitMutex.lock();
         try {
             checkFailed();
+            if (log.staleMetaTail()) {
+                // a torn tail after the last commit may hold a next-segment record naming a
+                // segment about to be deleted: commit first, stepping over it to a fresh
+                // segment, so no record of the log ever names a deleted file
+                rollMeta = true;
+                commitLocked(null);
+            }
             writeSuperblock();
         } finally {
             commitMutex.unlock();

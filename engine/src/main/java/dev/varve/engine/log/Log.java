@@ -258,6 +258,15 @@ public final class Log implements Closeable {
         }
     }
 
+    /**
+     * True when the meta head holds bytes past where the next record goes: the torn tail of a
+     * commit that never completed, which may still name a next segment.
+     */
+    public boolean staleMetaTail() throws IOException {
+        Segment h = metaHead;
+        return h != null && h.file.size() > metaPos;
+    }
+
     /** Caps the number of segment files (0 = no cap): creating one more fails with out-of-space. */
     public void setSegmentLimit(long segments) {
         this.segmentLimit = segments;
