@@ -10,9 +10,6 @@ import java.io.IOException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.locks.ReadWriteLock;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * The names a store is served under: every volume read-write by its name, every snapshot
@@ -22,13 +19,6 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 final class Exports {
     private final Store store;
     private final boolean readOnly;
-    /**
-     * Per volume: writes that cover whole blocks share it, writes that read-modify-write a
-     * partial block take it alone. The engine merges a partial block by reading it and writing
-     * it back whole, so two clients' writes to different sectors of one block would otherwise
-     * lose one of them.
-     */
-    private final ConcurrentHashMap<String, ReadWriteLock> blockLocks = new ConcurrentHashMap<>();
 
     /** One entry of an export listing. */
     record Entry(String name, String description) {
@@ -99,7 +89,4 @@ final class Exports {
         return v + " " + units[u];
     }
 
-    ReadWriteLock blockLock(String volume) {
-        return blockLocks.computeIfAbsent(volume, k -> new ReentrantReadWriteLock());
-    }
 }

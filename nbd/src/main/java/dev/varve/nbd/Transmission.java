@@ -16,8 +16,6 @@ import java.util.List;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.Lock;
-import java.util.concurrent.locks.ReadWriteLock;
 
 /**
  * The transmission phase of one connection. This thread only reads requests (and WRITE
@@ -50,7 +48,6 @@ final class Transmission {
     private final int maxInFlight;
     private final BufferPool pool;
     private final Semaphore slots;
-    private final ReadWriteLock blockLock;
     private final Object replyLock = new Object();
 
     /** One request as read from the wire. */
@@ -80,7 +77,6 @@ final class Transmission {
         this.maxInFlight = server.options().maxInFlight();
         this.pool = server.buffers();
         this.slots = new Semaphore(maxInFlight);
-        this.blockLock = server.exports().blockLock(export.volume());
     }
 
     /** Reads requests until DISC, end of stream or a broken frame; then waits for those in flight. */
@@ -293,13 +289,7 @@ final class Transmission {
     private void write(Request r) throws IOException, Refused {
         check(r, 0);
         if (r.length > 0) {
-            Lock l = lockFor(r.offset, r.length);
-            l.lock();
-            try {
-                dev.write(r.offset, r.buffer.duplicate());
-            } finally {
-                l.unlock();
-            }
+            dev.write(r.offset, r.buffer.duplicate());
         }
         finish(r);
     }
@@ -307,13 +297,7 @@ final class Transmission {
     private void trim(Request r) throws IOException, Refused {
         check(r, 0);
         if (r.length > 0) {
-            Lock l = lockFor(r.offset, r.length);
-            l.lock();
-            try {
-                dev.trim(r.offset, r.length);
-            } finally {
-                l.unlock();
-            }
+            dev.trim(r.offset, r.length);
         }
         finish(r);
     }
@@ -329,16 +313,10 @@ final class Transmission {
         while (done < r.length) {
             long n = noHole ? Math.min(ZEROES.capacity(), r.length - done) : r.length - done;
             long at = r.offset + done;
-            Lock l = lockFor(at, n);
-            l.lock();
-            try {
-                if (noHole) {
-                    dev.write(at, ZEROES.duplicate().limit((int) n));
-                } else {
-                    dev.writeZeroes(at, n);
-                }
-            } finally {
-                l.unlock();
+            if (noHole) {
+                dev.write(at, ZEROES.duplicate().limit((int) n));
+            } else {
+                dev.writeZeroes(at, n);
             }
             done += n;
         }
@@ -351,16 +329,6 @@ final class Transmission {
             dev.flush();
         }
         reply(r.cookie, 0, null);
-    }
-
-    /**
-     * Whole-block writes run side by side; a write that merges a partial block runs alone on
-     * its volume (see {@link Exports#blockLock}).
-     */
-    private Lock lockFor(long offset, long length) {
-        int bs = dev.blockSize();
-        boolean whole = offset % bs == 0 && length % bs == 0;
-        return whole ? blockLock.readLock() : blockLock.writeLock();
     }
 
     private void blockStatus(Request r) throws IOException, Refused {

@@ -44,9 +44,9 @@
  * <h2>Threads</h2>
  * One thread per connection reads requests; a shared pool executes them, and each reply is
  * written whole under the connection's reply lock. The engine serialises catalog changes and
- * commits itself; the one thing the server adds is a per-volume lock that makes a write which
- * merges a partial block (read-modify-write in the engine) run alone, so that two clients
- * writing different sectors of one block never lose either write.
+ * commits itself, and keeps concurrent writes to different sectors of one block from losing
+ * either (its read-modify-write holds the block's group lock), so the server adds no lock of
+ * its own around I/O.
  *
  * <p>Live management of a served store (snapshot, revert, clone, destroy while clients are
  * connected) goes through {@link dev.varve.nbd.control}.
