@@ -55,7 +55,7 @@ public final class Fsck {
     }
 
     public static Report check(Path dir, boolean fast, Listener listener) {
-        return check(new ReadOnlyStorage(dir), fast, listener);
+        return check(FileStorage.readOnly(dir), fast, listener);
     }
 
     /** Checks through any storage (tests check crash images held in memory). */

@@ -17,14 +17,45 @@ import java.util.stream.Stream;
 /** The storage Varve ships: a directory of files, positional {@link FileChannel} I/O. */
 public final class FileStorage implements Storage {
     private final Path dir;
+    private final boolean readOnly;
 
     public FileStorage(Path dir) {
+        this(dir, false);
+    }
+
+    private FileStorage(Path dir, boolean readOnly) {
         this.dir = dir.toAbsolutePath().normalize();
+        this.readOnly = readOnly;
+    }
+
+    /**
+     * The directory opened for reading only (fsck's check mode): files are opened without write
+     * access and every change refuses, so nothing can alter a byte whatever the caller does, and
+     * a store the user may only read can be checked.
+     */
+    public static FileStorage readOnly(Path dir) {
+        return new FileStorage(dir, true);
+    }
+
+    private IOException refused(Path p) {
+        return new java.nio.file.AccessDeniedException(p.toString(), null, "the store was opened read-only");
+    }
+
+    private void checkWritable(Path p) throws IOException {
+        if (readOnly) {
+            throw refused(p);
+        }
     }
 
     @Override
     public StorageFile open(String name, boolean create) throws IOException {
         Path p = dir.resolve(name);
+        if (readOnly) {
+            if (create && !Files.exists(p)) {
+                throw refused(p);
+            }
+            return new ChannelFile(p, FileChannel.open(p, StandardOpenOption.READ));
+        }
         FileChannel ch = create
                 ? FileChannel.open(p, StandardOpenOption.READ, StandardOpenOption.WRITE, StandardOpenOption.CREATE)
                 : FileChannel.open(p, StandardOpenOption.READ, StandardOpenOption.WRITE);
@@ -47,6 +78,7 @@ public final class FileStorage implements Storage {
 
     @Override
     public void delete(String name) throws IOException {
+        checkWritable(dir.resolve(name));
         try {
             Files.delete(dir.resolve(name));
         } catch (NoSuchFileException ignored) {
@@ -56,6 +88,7 @@ public final class FileStorage implements Storage {
 
     @Override
     public void syncDirectory() throws IOException {
+        checkWritable(dir);
         try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
             ch.force(true);
         }
@@ -63,6 +96,7 @@ public final class FileStorage implements Storage {
 
     @Override
     public Closeable tryLock(String name) throws IOException {
+        checkWritable(dir.resolve(name));
         FileChannel ch = FileChannel.open(dir.resolve(name), StandardOpenOption.READ,
                 StandardOpenOption.WRITE, StandardOpenOption.CREATE);
         FileLock lock;
@@ -101,10 +135,11 @@ public final class FileStorage implements Storage {
 
     @Override
     public void createRoot() throws IOException {
+        checkWritable(dir);
         Files.createDirectories(dir);
     }
 
-    private static final class ChannelFile implements StorageFile {
+    private final class ChannelFile implements StorageFile {
         private final Path path;
         private final FileChannel ch;
 
@@ -128,6 +163,7 @@ public final class FileStorage implements Storage {
 
         @Override
         public void write(ByteBuffer src, long position) throws IOException {
+            checkWritable(path);
             long pos = position;
             while (src.hasRemaining()) {
                 pos += ch.write(src, pos);
@@ -136,6 +172,7 @@ public final class FileStorage implements Storage {
 
         @Override
         public void force() throws IOException {
+            checkWritable(path);
             ch.force(false);
         }
 
@@ -146,6 +183,7 @@ public final class FileStorage implements Storage {
 
         @Override
         public void truncate(long size) throws IOException {
+            checkWritable(path);
             ch.truncate(size);
         }
 
