@@ -58,7 +58,6 @@ final class Collector {
         final Long2LongHashMap live = new Long2LongHashMap(0);
         final Map<Long, Long> sizes = new HashMap<>();
         final Set<Long> heads = new HashSet<>();
-        final Map<Long, Integer> kind = new HashMap<>();
         long watermark;
 
         long garbage() {
@@ -94,7 +93,7 @@ final class Collector {
     }
 
     private record Snapshot(List<Root> roots, List<long[]> blobs, Set<Long> heads, long watermark,
-                            Map<Long, Long> sizes, Map<Long, Integer> kinds) {
+                            Map<Long, Long> sizes) {
     }
 
     private Snapshot roots() throws IOException {
@@ -110,15 +109,13 @@ final class Collector {
             roots.add(new Root(0, store.lastCommit().catalogRoot(), 0, true));
             Log log = store.log();
             Map<Long, Long> sizes = new HashMap<>();
-            Map<Long, Integer> kinds = new HashMap<>();
             for (Segment s : log.segments()) {
                 sizes.put(s.id, s.file.size());
-                kinds.put(s.id, s.kind);
             }
             // a segment at or above the watermark may hold data that only trees not yet
             // committed point at (written since the last freeze): never judged by this mark
             long watermark = Math.min(log.nextSegmentId(), store.freezeWatermark());
-            return new Snapshot(roots, blobs, log.heads(), watermark, sizes, kinds);
+            return new Snapshot(roots, blobs, log.heads(), watermark, sizes);
         });
     }
 
@@ -129,7 +126,6 @@ final class Collector {
         m.heads.addAll(snap.heads);
         m.watermark = snap.watermark;
         m.sizes.putAll(snap.sizes);
-        m.kind.putAll(snap.kinds);
         NodeCache cache = store.cache();
         Set<Long> seen = new HashSet<>();
         Map<Long, List<long[]>> dataRuns = new HashMap<>();
