@@ -106,7 +106,11 @@ public final class Store implements AutoCloseable {
      * when there may be enough to collect.
      */
     private final AtomicLong churn = new AtomicLong();
+    /** Churn a commit has frozen: what the collector's next mark can see as garbage. */
+    private final AtomicLong frozenChurn = new AtomicLong();
     private volatile boolean dropped;
+    /** A drop not yet frozen by a commit; the freeze turns it into {@link #dropped}. */
+    private volatile boolean dropPending;
     /** The batch of the freeze under way (for changes that write records, such as compaction). */
     private MetaBatch freezeBatch;
     /** Segments below it hold no data that the roots installed by the last freeze do not cover. */
@@ -542,6 +546,11 @@ public final class Store implements AutoCloseable {
             dataToForce = log.takeDirtyData();
             // every data segment below the data head now holds only writes this commit covers
             freezeWatermark = log.dataHeadId();
+            frozenChurn.addAndGet(churn.getAndSet(0));
+            if (dropPending) {
+                dropPending = false;
+                dropped = true;
+            }
             openGeneration = gen + 1;
             dirtyBytes.set(0);
             dirtyCatalog = false;
@@ -800,7 +809,7 @@ public final class Store implements AutoCloseable {
 
     /** Destroys a volume; with snapshots it needs {@code recursive} (the error lists them). */
     public void destroyVolume(String name, boolean recursive) throws IOException {
-        dropped = true;
+        dropPending = true;
         change(() -> {
             CatalogEntry e = volumeEntry(name);
             List<CatalogEntry> snaps = catalog.snapshotsOf(e.id);
@@ -997,7 +1006,7 @@ public final class Store implements AutoCloseable {
 
     /** Drops an entry: its children hang on its parent, as a deleted Hyper-V checkpoint's do. */
     private void dropSnapshot(CatalogEntry s) {
-        dropped = true;
+        dropPending = true;
         for (CatalogEntry c : catalog.childrenOf(s.id)) {
             catalog.setParent(c, s.parent);
         }
@@ -1240,22 +1249,25 @@ public final class Store implements AutoCloseable {
             return;
         }
         try {
+            // only churn a commit has frozen counts: what is still being written is not garbage
+            // the mark could see yet, and a pass must not forget it either
+            long seen = frozenChurn.get();
             if (!urgent && !dropped) {
                 long onDisk = 0;
                 for (Segment seg : log.segments()) {
                     onDisk += seg.file.size();
                 }
-                if (churn.get() < options.gcGarbageRatio() * onDisk) {
+                if (seen < options.gcGarbageRatio() * onDisk) {
                     return; // not enough has changed to make the walk worth it
                 }
             }
+            dropped = false;
             Collector.Mark m = collector.mark();
             long total = m.totalBytes();
             if (total > 0 && (urgent ? m.garbage() > 0 : (double) m.garbage() / total >= options.gcGarbageRatio())) {
                 collector.collect(options.gcVictimUtilization(), 256L << 20);
             }
-            churn.set(0);
-            dropped = false;
+            frozenChurn.addAndGet(-seen);
         } catch (IOException | RuntimeException e) {
             // a failed pass changes nothing that was committed; a write failure is recorded in
             // 'failure' by the commit path and reported by the next flush
