@@ -85,6 +85,7 @@ abstract sealed class MappedDevice implements BlockDevice permits Volume, Snapsh
         int base = dst.position();
         Log log = store.log();
         CRC32C crc = new CRC32C();
+        boolean direct = dst.isDirect();
         List<Run> runs = runs(first, end - first);
         int i = 0;
         while (i < runs.size()) {
@@ -111,26 +112,35 @@ abstract sealed class MappedDevice implements BlockDevice permits Volume, Snapsh
                 bytes += n.count * blockSize;
                 j++;
             }
+            long groupStart = r.lba * blockSize;
+            long groupEnd = groupStart + bytes;
+            if (direct && groupStart >= offset && groupEnd <= offset + len) {
+                // the whole group lands in the caller's buffer: read it there and check it in
+                // place, with no copy through scratch (on a checksum failure the read throws
+                // and the buffer's contents mean nothing)
+                ByteBuffer d = dst.duplicate();
+                d.limit(base + (int) (groupEnd - offset)).position(base + (int) (groupStart - offset));
+                int p0 = d.position();
+                log.readData(at, d);
+                int within = 0;
+                for (int k = i; k < j; k++) {
+                    Run q = runs.get(k);
+                    for (int b = 0; b < q.count; b++) {
+                        int p = p0 + within + b * blockSize;
+                        verify(crc, dst, p, q, b, log);
+                    }
+                    within += (int) (q.count * blockSize);
+                }
+                i = j;
+                continue;
+            }
             ByteBuffer scratch = scratch((int) bytes);
             log.readData(at, scratch);
             int within = 0;
             for (int k = i; k < j; k++) {
                 Run q = runs.get(k);
                 for (int b = 0; b < q.count; b++) {
-                    crc.reset();
-                    ByteBuffer blk = scratch.duplicate();
-                    int p = within + b * blockSize;
-                    blk.limit(p + blockSize).position(p);
-                    crc.update(blk);
-                    int want = q.extent.crc(q.skip + b);
-                    if ((int) crc.getValue() != want) {
-                        long addr = q.extent.address + (long) (q.skip + b) * blockSize;
-                        throw store.corrupted(new CorruptionException(
-                                log.segment(LogAddress.segment(addr)).file.path(), addr,
-                                "data block " + (q.lba + b) + " of " + name() + " fails its checksum (expected "
-                                        + Integer.toHexString(want) + ", found " + Integer.toHexString((int) crc.getValue())
-                                        + ")"));
-                    }
+                    verify(crc, scratch, within + b * blockSize, q, b, log);
                 }
                 long runStart = q.lba * blockSize;
                 long from = Math.max(runStart, offset);
@@ -145,6 +155,23 @@ abstract sealed class MappedDevice implements BlockDevice permits Volume, Snapsh
             i = j;
         }
         dst.position(base + len);
+    }
+
+    /** Checks block {@code b} of run {@code q}, held in {@code buf} at {@code p}, against its checksum. */
+    private void verify(CRC32C crc, ByteBuffer buf, int p, Run q, int b, Log log) throws CorruptionException {
+        crc.reset();
+        ByteBuffer blk = buf.duplicate();
+        blk.limit(p + blockSize).position(p);
+        crc.update(blk);
+        int want = q.extent.crc(q.skip + b);
+        if ((int) crc.getValue() != want) {
+            long addr = q.extent.address + (long) (q.skip + b) * blockSize;
+            throw store.corrupted(new CorruptionException(
+                    log.segment(LogAddress.segment(addr)).file.path(), addr,
+                    "data block " + (q.lba + b) + " of " + name() + " fails its checksum (expected "
+                            + Integer.toHexString(want) + ", found " + Integer.toHexString((int) crc.getValue())
+                            + ")"));
+        }
     }
 
     private static void zero(ByteBuffer dst, int at, int n) {

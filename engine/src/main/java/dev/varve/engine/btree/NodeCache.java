@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import org.agrona.concurrent.UnsafeBuffer;
 
 /**
@@ -17,14 +18,26 @@ import org.agrona.concurrent.UnsafeBuffer;
  * invalidation. Memory is bounded by weight (about three times a node's encoded size), not
  * by disk size. Nodes written by a commit whose bytes are not yet in the file are pinned
  * here until they are.
+ *
+ * <p>In front of the bounded cache sits a small direct-mapped table of recently used nodes
+ * (one slot per address hash). A lookup that hits it touches one array slot and nothing else,
+ * so the hot nodes of a head's tree cost the same however many older nodes the cache holds;
+ * only misses reach Caffeine and its access bookkeeping.
  */
 public final class NodeCache implements NodeSource {
     private final Log log;
     private final Cache<Long, Node<?>> cache;
     private final Map<Long, Node<?>> pinned = new ConcurrentHashMap<>();
+    private final AtomicReferenceArray<Node<?>> hot;
+    private final int hotMask;
 
     public NodeCache(Log log, long maxBytes) {
         this.log = log;
+        // about one slot per 16 KiB of budget, 64 to 16384 slots: the nodes the table keeps alive
+        // beyond the bounded cache stay a small fraction of it
+        int slots = Integer.highestOneBit((int) Math.max(64, Math.min(1 << 14, maxBytes >> 14)));
+        this.hot = new AtomicReferenceArray<>(slots);
+        this.hotMask = slots - 1;
         this.cache = Caffeine.newBuilder()
                 .maximumWeight(Math.max(1, maxBytes))
                 .weigher((Long k, Node<?> n) -> Math.max(1, n.length * 3))
@@ -35,18 +48,30 @@ public final class NodeCache implements NodeSource {
     @SuppressWarnings("unchecked")
     public <V> Node<V> load(TreeKind kind, ValueCodec<V> codec, long address, int length, long generation)
             throws IOException {
-        Node<?> n = pinned.get(address);
+        int slot = slot(address);
+        Node<?> n = hot.getAcquire(slot);
+        if (n != null && n.address == address && n.length == length && n.generation == generation) {
+            return (Node<V>) n;
+        }
+        n = pinned.get(address);
         if (n == null) {
             n = cache.getIfPresent(address);
+            if (n == null) {
+                n = read(kind, codec, address, length, generation);
+                cache.put(address, n);
+            }
+            hot.setRelease(slot, n);
         }
-        if (n == null) {
-            n = read(kind, codec, address, length, generation);
-            cache.put(address, n);
-        } else if (n.length != length || n.generation != generation) {
+        if (n.length != length || n.generation != generation) {
             throw new CorruptionException(null, address, "pointer expects length " + length + " generation "
                     + generation + ", cached node has " + n.length + "/" + n.generation);
         }
         return (Node<V>) n;
+    }
+
+    private int slot(long address) {
+        long h = address * 0x9E3779B97F4A7C15L;
+        return (int) (h >>> 40) & hotMask;
     }
 
     /** Reads and verifies a node record without caching it (fsck uses this). */
