@@ -35,9 +35,12 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -82,6 +85,9 @@ public final class Store implements AutoCloseable {
     private final AtomicLong dirtyBytes = new AtomicLong();
     private final ScheduledExecutorService timer;
     private final ScheduledExecutorService gcTimer;
+    /** Starts a commit in the background once half the dirty-data limit is written. */
+    private final ExecutorService syncer;
+    private final AtomicBoolean syncQueued = new AtomicBoolean();
 
     private volatile long openGeneration;
     private volatile long durableGeneration;
@@ -148,6 +154,15 @@ public final class Store implements AutoCloseable {
             timer.scheduleWithFixedDelay(this::timedCommit, ms, ms, TimeUnit.MILLISECONDS);
         } else {
             timer = null;
+        }
+        if (!readOnly && options.dirtyBytesLimit() < Long.MAX_VALUE) {
+            syncer = Executors.newSingleThreadExecutor(r -> {
+                Thread t = new Thread(r, "varve-sync " + storage.root().getFileName());
+                t.setDaemon(true);
+                return t;
+            });
+        } else {
+            syncer = null;
         }
         if (!readOnly && options.gcIntervalMillis() > 0) {
             gcTimer = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -377,15 +392,35 @@ public final class Store implements AutoCloseable {
         if (t != null && !gcPaused) {
             try {
                 t.execute(() -> backgroundCollect(true));
-            } catch (java.util.concurrent.RejectedExecutionException closing) {
+            } catch (RejectedExecutionException closing) {
                 // the store is closing
             }
         }
     }
 
+    /**
+     * Bounds the data written since the last commit, as a ZFS transaction group is bounded:
+     * at half the limit a commit starts in the background, so the disk syncs one group while
+     * writers fill the next; at the limit the writer commits itself, which throttles writers
+     * that outrun the disk.
+     */
     void afterWrite() throws IOException {
-        if (dirtyBytes.get() >= options.dirtyBytesLimit()) {
+        long dirty = dirtyBytes.get();
+        long limit = options.dirtyBytesLimit();
+        if (dirty >= limit) {
             commit(false);
+        } else if (dirty >= limit / 2 && syncer != null && syncQueued.compareAndSet(false, true)) {
+            try {
+                syncer.execute(() -> {
+                    try {
+                        timedCommit();
+                    } finally {
+                        syncQueued.set(false);
+                    }
+                });
+            } catch (RejectedExecutionException closing) {
+                syncQueued.set(false);
+            }
         }
     }
 
@@ -1410,6 +1445,14 @@ public final class Store implements AutoCloseable {
         return lastCommit;
     }
 
+    private static void awaitQuietly(ExecutorService e) {
+        try {
+            e.awaitTermination(1, TimeUnit.MINUTES);
+        } catch (InterruptedException ie) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     @Override
     public void close() throws IOException {
         if (closed) {
@@ -1417,11 +1460,16 @@ public final class Store implements AutoCloseable {
         }
         IOException error = null;
         try {
-            if (timer != null) {
-                timer.shutdownNow();
+            // never interrupt: an interrupt closes the channel of a file being written
+            for (ExecutorService e : new ExecutorService[] {timer, syncer, gcTimer}) {
+                if (e != null) {
+                    e.shutdown();
+                }
             }
-            if (gcTimer != null) {
-                gcTimer.shutdownNow();
+            for (ExecutorService e : new ExecutorService[] {timer, syncer}) {
+                if (e != null) {
+                    awaitQuietly(e);
+                }
             }
             gcMutex.lock(); // a collection under way finishes first
             gcMutex.unlock();
