@@ -140,6 +140,18 @@ final class Bench {
         }
     }
 
+    /**
+     * Deletes {@code p} and forces its parent directory, so the file system commits the delete
+     * now, untimed, instead of inside whichever contender's next fsync comes first.
+     */
+    static void deleteDurably(Path p) throws IOException {
+        deleteTree(p);
+        try (java.nio.channels.FileChannel d = java.nio.channels.FileChannel.open(p.getParent(),
+                java.nio.file.StandardOpenOption.READ)) {
+            d.force(true);
+        }
+    }
+
     /** {@code bytes} of seeded random data in a direct buffer (incompressible, the same every run). */
     static ByteBuffer randomData(int bytes, long seed) {
         byte[] b = new byte[bytes];

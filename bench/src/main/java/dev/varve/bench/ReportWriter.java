@@ -180,7 +180,7 @@ final class ReportWriter {
             }
             for (Figure o : b.figures) {
                 if (o == v || o.contender().equals(Contender.VARVE) || !o.sameCase(v)
-                        || o.contender().equals(RawFile.NAME) != againstRaw) {
+                        || RawFile.isBaseline(o.contender()) != againstRaw) {
                     continue;
                 }
                 boolean apart = o.higherIsBetter() ? o.p10() > v.p90() : o.p90() < v.p10();
