@@ -140,7 +140,7 @@ final class GcScenario implements Scenario {
                 long onDisk = s.info().bytesOnDisk();
                 peak[0] = Math.max(peak[0], onDisk);
                 if (onDisk > capacity) {
-                    GcReport r = s.gc();
+                    GcReport r = s.gcTo(capacity - 2 * SEGMENT);
                     moved += r.bytesMoved();
                 }
             }

@@ -205,6 +205,15 @@ final class Collector {
 
     /** A full pass: mark, compact the victims, reclaim dead and emptied segments. */
     GcReport collect(double victimUtilization, long maxMoveBytes) throws IOException {
+        return collect(victimUtilization, maxMoveBytes, -1);
+    }
+
+    /**
+     * As {@link #collect(double, long)}; with {@code targetBytes >= 0} it stops choosing victims
+     * once the files would take at most that many bytes, so a collector under space pressure
+     * moves only what it must, from the emptiest segments, and lets the rest keep emptying.
+     */
+    GcReport collect(double victimUtilization, long maxMoveBytes, long targetBytes) throws IOException {
         long t0 = System.nanoTime();
         Mark m = mark();
         long bytesBefore = m.totalBytes();
@@ -231,12 +240,20 @@ final class Collector {
         Set<Long> victims = new HashSet<>();
         long toMove = 0;
         long budget = store.compactionBudget(maxMoveBytes);
+        long projected = bytesBefore;
+        for (long id : dead) {
+            projected -= m.sizes.get(id);
+        }
         for (long[] c : candidates) {
+            if (targetBytes >= 0 && projected <= targetBytes) {
+                break;
+            }
             if (toMove + c[1] > budget) {
                 break;
             }
             victims.add(c[0]);
             toMove += c[1];
+            projected -= m.sizes.get(c[0]) - c[1];
         }
         long moved = 0;
         if (!victims.isEmpty()) {

@@ -1224,6 +1224,47 @@ public final class Store implements AutoCloseable {
         }
     }
 
+    /**
+     * Collects under space pressure: reclaims dead segments and compacts the best victims (by
+     * the same cost-benefit order as {@link #gc()}, any live share below 95%) only until the
+     * files take at most {@code bytesOnDisk}, or nothing more can be gained. Cleaning the
+     * emptiest segments late, and no more of them than needed, is what keeps write
+     * amplification down; {@link #gc()} instead reclaims everything worth reclaiming now.
+     */
+    public GcReport gcTo(long bytesOnDisk) throws IOException {
+        checkOpen();
+        if (readOnly()) {
+            throw new ReadOnlyException("store " + storage.root() + " is read-only; collection needs write access");
+        }
+        checkFailed();
+        if (bytesOnDisk < 0) {
+            throw new IllegalArgumentException("a collection target is a size in bytes, not " + bytesOnDisk);
+        }
+        gcMutex.lock();
+        try {
+            GcReport first = null;
+            GcReport last = null;
+            int deleted = 0;
+            long moved = 0;
+            long millis = 0;
+            for (int pass = 0; pass < 8; pass++) {
+                GcReport r = collector.collect(0.95, 256L << 20, bytesOnDisk);
+                first = first == null ? r : first;
+                last = r;
+                deleted += r.segmentsDeleted();
+                moved += r.bytesMoved();
+                millis += r.millis();
+                if (r.segmentsDeleted() == 0 || r.bytesAfter() <= bytesOnDisk) {
+                    break;
+                }
+            }
+            return new GcReport(first.segmentsBefore(), last.segmentsAfter(), deleted, first.bytesBefore(),
+                    last.bytesAfter(), moved, last.liveBytes(), millis);
+        } finally {
+            gcMutex.unlock();
+        }
+    }
+
     /** The store's size limit in bytes (0 = none): kept in the superblock, so every open obeys it. */
     public long maxSize() {
         return maxSegments * log.segmentSize();

@@ -158,6 +158,44 @@ class CollectorTest {
     }
 
     @Test
+    void collectingToATargetMovesOnlyWhatItMustAndKeepsEveryByte(@TempDir Path tmp) throws IOException {
+        Path dir = tmp.resolve("s");
+        byte[] model = new byte[24 * MIB];
+        Random rnd = new Random(11);
+        try (Store store = Store.create(dir, small())) {
+            Volume v = store.createVolume("v", model.length);
+            rnd.nextBytes(model);
+            v.write(0, model, 0, model.length);
+            store.flush();
+            // overwrite half of it in scattered 64 KiB pieces: every segment keeps some live data
+            byte[] piece = new byte[64 << 10];
+            for (int i = 0; i < 192; i++) {
+                int at = rnd.nextInt(model.length / piece.length) * piece.length;
+                rnd.nextBytes(piece);
+                v.write(at, piece, 0, piece.length);
+                System.arraycopy(piece, 0, model, at, piece.length);
+            }
+            store.flush();
+            long before = store.info().bytesOnDisk();
+            assertThrows(IllegalArgumentException.class, () -> store.gcTo(-1));
+            GcReport none = store.gcTo(before);
+            assertEquals(0, none.bytesMoved(), "a target the store already meets moves nothing: " + none);
+            long target = before - 4L * MIB;
+            GcReport some = store.gcTo(target);
+            assertTrue(some.bytesAfter() <= target, "the target is met: " + some);
+            assertTrue(some.bytesMoved() > 0, "meeting it meant moving live data: " + some);
+            assertArrayEquals(model, read(v), "every byte survives a targeted collection");
+            GcReport rest = store.gc(1.0);
+            assertTrue(rest.bytesMoved() > 0 && rest.bytesAfter() < some.bytesAfter(),
+                    "a targeted pass leaves the rest for later: " + rest);
+            assertArrayEquals(model, read(v));
+        }
+        try (Store store = Store.open(dir, small())) {
+            assertArrayEquals(model, read(store.volume("v")), "after reopen");
+        }
+    }
+
+    @Test
     void referencedAndExclusiveBytesAreExact(@TempDir Path tmp) throws IOException {
         Path dir = tmp.resolve("s");
         try (Store store = Store.create(dir, small())) {
