@@ -5,8 +5,10 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.Function;
 import org.HdrHistogram.Histogram;
 
 /**
@@ -15,6 +17,11 @@ import org.HdrHistogram.Histogram;
  * Every operation is timed to its durable return. Before each snapshot and revert one 4 KiB
  * block is written (untimed), so there is always something to freeze or drop. The baseline is
  * {@code disk.fsync}: no durable operation can beat one write and force.
+ *
+ * <p>A combined point puts the axes together on Varve: a small disk (1 GiB, 1 MiB written, one
+ * snapshot) and a big one (1 TiB, 8 GiB written at random, 10,000 snapshots), open at once and
+ * measured in turns, the big one's figures given as ratios to the small one's. Its figures carry
+ * {@code axis=combined}. {@code -Dvarve.bench.ops=combined} runs only that point.
  */
 final class OpLatency implements Scenario {
     static final String SNAPSHOT = "snapshot.latency";
@@ -24,6 +31,11 @@ final class OpLatency implements Scenario {
     private static final int BLOCK = 4096;
     private static final int CHUNK = 64 << 10;
     private static final int WARM = 3;
+    /** Writes between flushes while a combined-point disk is built. */
+    private static final int FLUSH_EVERY = 256;
+    private static final String WITH_COMMIT = "op and commit";
+    private static final String COMMIT_ONLY = "commit only";
+    private static final String OP_ONLY = "op only";
 
     @Override
     public int weight() {
@@ -49,6 +61,10 @@ final class OpLatency implements Scenario {
         List<String> kinds = List.of(Contender.VARVE, Contender.FILE_PER_DELTA);
         // a throwaway round first, so that the first figure does not time the JIT
         withContenders(b, kinds, "ops-warm", new long[] {1L << 30}, 4L << 20, cs -> measure(null, cs, fsync, "warm"));
+        if ("combined".equals(System.getProperty("varve.bench.ops"))) {
+            combined(b, fsync);
+            return;
+        }
         long[] sizes = b.quick ? new long[] {1L << 30, 32L << 30, 1L << 40}
                 : new long[] {1L << 30, 16L << 30, 256L << 30, 1L << 40};
         // every size of every contender open at once, taking turns, so no size gets a quieter minute
@@ -66,6 +82,11 @@ final class OpLatency implements Scenario {
         withContenders(b, kinds, "count", new long[] {1L << 30}, dataBytes(b), cs -> byCount(b, cs, counts, fsync));
         if (b.qemu) {
             qcow2ByCount(b, b.quick ? new int[] {1, 10, 100} : new int[] {1, 10, 100, 1000}, fsync);
+        }
+        if (b.overBudget()) {
+            b.budgetSkip("snapshot/revert/clone/destroy latency, combined small and big case (varve)");
+        } else {
+            combined(b, fsync);
         }
     }
 
@@ -267,6 +288,257 @@ final class OpLatency implements Scenario {
                         "axis", "count")));
             }
             measure(b, at, fsync, "at" + target);
+        }
+    }
+
+    // ------------------------------------------------------------------ the combined point
+
+    /** One disk of the combined point: its contender and parameters, and its newest snapshot. */
+    private record Point(Case at, String newest) {
+        Contender c() {
+            return at.c();
+        }
+    }
+
+    @FunctionalInterface
+    private interface Step {
+        void run(Point p) throws IOException;
+    }
+
+    /**
+     * One operation on one disk, timed three ways: with the commit of the block written before
+     * it (the op's durable return, as on the other axes), then, with another block written, the
+     * flush that commits it alone, and the op alone right after that flush.
+     */
+    private static final class Split {
+        final Histogram whole = new Histogram(3);
+        final Histogram commit = new Histogram(3);
+        final Histogram op = new Histogram(3);
+    }
+
+    private static final class SplitTimes {
+        final Split snap = new Split();
+        final Split revert = new Split();
+        final Split destroySnap = new Split();
+        final Histogram clone = new Histogram(3);
+        final Histogram destroyClone = new Histogram(3);
+    }
+
+    /**
+     * The issue's combined point: a small Varve disk (1 GiB, 1 MiB written, one snapshot) and a
+     * big one (1 TiB, 8 GiB written at random 4 KiB places, 10,000 snapshots; --quick scales the
+     * big one down to 256 MiB and 1,000), both open, taking turns in every repetition so that
+     * background load hits both alike. The big disk's figures are ratios to the small one's.
+     */
+    private void combined(Bench b, Figure fsync) throws IOException {
+        long bigWritten = b.quick ? 256L << 20 : 8L << 30;
+        int bigSnapshots = b.quick ? 1_000 : 10_000;
+        Path dir = b.scratch("ops-combined");
+        List<Point> ps = new ArrayList<>();
+        try {
+            long[][] shapes = {{1L << 30, 1L << 20, 1}, {1L << 40, bigWritten, bigSnapshots}};
+            for (int k = 0; k < shapes.length; k++) {
+                long size = shapes[k][0];
+                long written = shapes[k][1];
+                int snapshots = (int) shapes[k][2];
+                String label = k == 0 ? "small" : "big";
+                Map<String, Object> params = Bench.params("case", label, "volume", Bench.mib(size), "written",
+                        Bench.mib(written), "snapshots", snapshots, "axis", "combined");
+                if (k > 0 && b.quick) {
+                    params.put("scaled", "for --quick (issue: 8 GiB, 10,000 snapshots)");
+                }
+                Contender c = Contender.create(Contender.VARVE, dir.resolve(label), size);
+                Point p = new Point(new Case(c, size, params), "keep" + (snapshots - 1));
+                ps.add(p);
+                if (!build(b, p, label, written, snapshots, Bench.SEED + 21 + 2 * k)) {
+                    b.budgetSkip("snapshot/revert/clone/destroy latency, combined small and big case (varve; ran out while "
+                            + "building the " + label + " disk)");
+                    return;
+                }
+            }
+            b.skip("snapshot/revert/clone/destroy latency, combined small and big case (file-per-delta)",
+                    "only varve is built big: file-per-delta would need another " + Bench.mib(bigWritten) + " of random "
+                            + String.format(Locale.ROOT, "writes and %,d delta files; its count axis shows how it grows "
+                            + "with snapshots", bigSnapshots));
+            // the big disk was just written: untimed rounds let the file system and the page cache settle
+            combinedTimes(ps, b.quick ? 3 : 10);
+            // the ops take well under a millisecond: many repetitions cost little and steady the medians
+            List<SplitTimes> ts = combinedTimes(ps, b.quick ? 51 : 201);
+            combinedReport(b, ps, ts, fsync);
+        } finally {
+            for (Point p : ps) {
+                p.c().close();
+            }
+            Bench.deleteTree(dir);
+        }
+    }
+
+    /**
+     * Writes {@code bytes} as 4 KiB blocks at random aligned places over the whole volume, with a
+     * flush every 256 writes, and takes the snapshots evenly along the way, the last one after
+     * the last write, so that each holds its own version of the map, as snapshots taken over a
+     * VM's life do. Returns false when the time budget ran out first.
+     */
+    private static boolean build(Bench b, Point p, String label, long bytes, int snapshots, long seed) throws IOException {
+        Contender c = p.c();
+        ByteBuffer data = Bench.randomData(1 << 20, seed);
+        Random rnd = new Random(seed + 1);
+        long writes = bytes / BLOCK;
+        long blocks = p.at().size() / BLOCK;
+        int taken = 0;
+        long t0 = System.nanoTime();
+        long shown = t0;
+        for (long i = 0; i < writes; i++) {
+            int at = (int) (i % ((1 << 20) / BLOCK)) * BLOCK;
+            c.write(Math.floorMod(rnd.nextLong(), blocks) * BLOCK, data.slice(at, BLOCK));
+            long due = (i + 1) * snapshots / writes;
+            if (taken < due) {
+                // a snapshot commits the writes before it, so it stands in for that flush
+                while (taken < due) {
+                    c.snapshot("keep" + taken++);
+                }
+            } else if ((i + 1) % FLUSH_EVERY == 0) {
+                c.flush();
+            }
+            if ((i & 0xFFFF) == 0xFFFF) {
+                if (b.overBudget()) {
+                    return false;
+                }
+                long now = System.nanoTime();
+                if (now - shown > 15_000_000_000L) {
+                    b.progress(String.format(Locale.ROOT, "combined %s disk: %s of %s written, %,d snapshots", label,
+                            Bench.mib((i + 1) * BLOCK), Bench.mib(bytes), taken));
+                    shown = now;
+                }
+            }
+        }
+        c.flush();
+        double secs = (System.nanoTime() - t0) / 1e9;
+        String built = String.format(Locale.ROOT, "%s written at random and %,d snapshot%s in %.1f s (%,.0f writes/s)",
+                Bench.mib(bytes), taken, taken == 1 ? "" : "s", secs, writes / secs);
+        b.progress("combined " + label + " disk (" + Bench.mib(p.at().size()) + "): " + built);
+        b.notes.put("ops combined point, " + label + " disk (" + Bench.mib(p.at().size()) + ") built", built);
+        return true;
+    }
+
+    /** The four operations on every disk of the combined point, n times each after a warm-up. */
+    private static List<SplitTimes> combinedTimes(List<Point> ps, int n) throws IOException {
+        ByteBuffer block = Bench.randomData(BLOCK, Bench.SEED + 25);
+        Random rnd = new Random(Bench.SEED + 26);
+        List<SplitTimes> ts = new ArrayList<>();
+        for (int k = 0; k < ps.size(); k++) {
+            ts.add(new SplitTimes());
+        }
+        Step touch = p -> touch(p.c(), rnd, p.at().size(), block);
+        Step none = p -> { };
+        // each snapshot timed is destroyed again (untimed), so the disks keep their snapshot count
+        splitRounds(ps, ts, n, t -> t.snap, touch, p -> p.c().snapshot("timed"), p -> p.c().deleteSnapshot("timed"));
+        splitRounds(ps, ts, n, t -> t.revert, touch, p -> p.c().revert(p.newest()), none);
+        for (int i = -WARM; i < n; i++) {
+            for (int j = 0; j < ps.size(); j++) {
+                int k = turn(i, j, ps.size());
+                Contender c = ps.get(k).c();
+                long t0 = System.nanoTime();
+                c.cloneDisk(ps.get(k).newest(), "clone");
+                record(ts.get(k).clone, i, System.nanoTime() - t0);
+                t0 = System.nanoTime();
+                c.destroyClone("clone");
+                record(ts.get(k).destroyClone, i, System.nanoTime() - t0);
+            }
+        }
+        Step setup = p -> {
+            touch.run(p);
+            p.c().snapshot("gone");
+            touch.run(p);
+        };
+        splitRounds(ps, ts, n, t -> t.destroySnap, setup, p -> p.c().deleteSnapshot("gone"), none);
+        return ts;
+    }
+
+    /** Which disk goes {@code j}-th in repetition {@code i}: the first one alternates, so neither always follows the other. */
+    private static int turn(int i, int j, int disks) {
+        return (i & 1) == 0 ? j : disks - 1 - j;
+    }
+
+    /**
+     * Times {@code op} on every disk in turn, the three ways of {@link Split}. The public API has
+     * no seam inside an op's commit (one commit writes the dirty map, the catalog change and
+     * forces once), so the commit part is a flush of the same kind of block, timed apart.
+     */
+    private static void splitRounds(List<Point> ps, List<SplitTimes> ts, int n,
+                                    Function<SplitTimes, Split> part, Step setup, Step op, Step after)
+            throws IOException {
+        for (int i = -WARM; i < n; i++) {
+            for (int j = 0; j < ps.size(); j++) {
+                int k = turn(i, j, ps.size());
+                Point p = ps.get(k);
+                Split s = part.apply(ts.get(k));
+                setup.run(p);
+                long t0 = System.nanoTime();
+                op.run(p);
+                record(s.whole, i, System.nanoTime() - t0);
+                after.run(p);
+                setup.run(p);
+                t0 = System.nanoTime();
+                p.c().flush();
+                long t1 = System.nanoTime();
+                op.run(p);
+                long t2 = System.nanoTime();
+                record(s.commit, i, t1 - t0);
+                record(s.op, i, t2 - t1);
+                after.run(p);
+            }
+        }
+    }
+
+    /** The first disk's figures against disk.fsync, every other disk's against the first's. */
+    private static void combinedReport(Bench b, List<Point> ps, List<SplitTimes> ts, Figure fsync) {
+        Map<String, Object> first = ps.get(0).at().params();
+        String small = "small case (" + first.get("volume") + ", " + first.get("written") + " written, "
+                + first.get("snapshots") + " snapshot" + (((Number) first.get("snapshots")).intValue() == 1 ? "" : "s") + ")";
+        if (b.wants(SNAPSHOT)) {
+            split(b, ps, ts, t -> t.snap, SNAPSHOT, Map.of(), fsync, small, "snapshot of the volume (then destroyed, "
+                    + "untimed, so the snapshot count stays)");
+        }
+        if (b.wants(REVERT)) {
+            split(b, ps, ts, t -> t.revert, REVERT, Map.of(), fsync, small, "revert to the newest snapshot");
+        }
+        if (b.wants(CLONE)) {
+            pair(b, ps, ts, t -> t.clone, CLONE, Map.of(), fsync, small,
+                    "clone of the newest snapshot into a new writable volume; nothing is written before it, so it "
+                            + "commits only its own change");
+        }
+        if (b.wants(DESTROY)) {
+            split(b, ps, ts, t -> t.destroySnap, DESTROY, Map.of("what", "snapshot"), fsync, small,
+                    "destroy a snapshot with one block written on each side of it");
+            pair(b, ps, ts, t -> t.destroyClone, DESTROY, Map.of("what", "clone"), fsync, small,
+                    "destroy a clone that was never written; it commits only its own change");
+        }
+    }
+
+    private static void split(Bench b, List<Point> ps, List<SplitTimes> ts, Function<SplitTimes, Split> part,
+                              String name, Map<String, Object> extra, Figure fsync, String small, String what) {
+        pair(b, ps, ts, t -> part.apply(t).whole, name, with(extra, "timed", WITH_COMMIT), fsync, small,
+                what + "; one block written before it (untimed), which the op's commit takes along");
+        pair(b, ps, ts, t -> part.apply(t).commit, name, with(extra, "timed", COMMIT_ONLY), fsync, small,
+                "flush of one block written where the op would find it: the commit part, timed apart from the op "
+                        + "(the API has no seam inside the op's own commit)");
+        pair(b, ps, ts, t -> part.apply(t).op, name, with(extra, "timed", OP_ONLY), fsync, small,
+                what + ", right after that flush: its own change and commit, nothing else left to commit");
+    }
+
+    private static void pair(Bench b, List<Point> ps, List<SplitTimes> ts, Function<SplitTimes, Histogram> h,
+                             String name, Map<String, Object> extra, Figure fsync, String small, String note) {
+        Figure base = null;
+        for (int k = 0; k < ps.size(); k++) {
+            Map<String, Object> p = new java.util.LinkedHashMap<>(ps.get(k).at().params());
+            p.putAll(extra);
+            Figure f = Figure.ofLatency(name, Contender.VARVE, p, h.apply(ts.get(k)), note);
+            f = base == null ? f.against(fsync, "disk.fsync") : f.against(base, small);
+            b.add(f);
+            if (base == null) {
+                base = f;
+            }
         }
     }
 
