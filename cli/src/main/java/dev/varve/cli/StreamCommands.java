@@ -7,12 +7,17 @@ import dev.varve.engine.SendResult;
 import dev.varve.engine.Store;
 import dev.varve.engine.StreamProgress;
 import dev.varve.engine.stream.ResumeToken;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
+import java.nio.channels.FileChannel;
+import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -129,17 +134,29 @@ final class StreamCommands {
                 // the snapshot must exist before a file is made for it
                 s.snapshotInfo(snapshot.volume(), snapshot.snapshot());
                 boolean done = false;
-                OutputStream os = stdout ? main.out : Files.newOutputStream(file);
+                // a file or the process's own stdout is written through a channel: data goes from
+                // the read buffer to the file or pipe with no copy in between
+                boolean rawStdout = stdout && main.out == System.out;
+                WritableByteChannel ch = file != null
+                        ? FileChannel.open(file, StandardOpenOption.CREATE,
+                                StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)
+                        : rawStdout ? new FileOutputStream(FileDescriptor.out).getChannel() : null;
+                OutputStream os = ch == null ? main.out : null;
                 try (LazyProgress progress = new LazyProgress(err(), "send " + snapshot)) {
-                    r = s.send(snapshot.toString(), from, resume, os, progress);
-                    os.flush();
+                    if (ch != null) {
+                        main.out.flush();
+                        r = s.send(snapshot.toString(), from, resume, ch, progress);
+                    } else {
+                        r = s.send(snapshot.toString(), from, resume, os, progress);
+                        os.flush();
+                    }
                     if (stdout && main.out.checkError()) {
                         throw new Main.Failure("stdout was closed before the stream was complete");
                     }
                     done = true;
                 } finally {
                     if (!stdout) {
-                        os.close();
+                        ch.close();
                         if (!done) {
                             Files.deleteIfExists(file); // half a stream must not pass for a whole one
                         }

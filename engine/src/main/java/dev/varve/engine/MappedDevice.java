@@ -67,13 +67,43 @@ abstract sealed class MappedDevice implements BlockDevice permits Volume, Snapsh
         // may still use an address in it is under way
         store.reclaimLock().readLock().lock();
         try {
-            readLocked(offset, dst);
+            readLocked(offset, dst, null);
         } finally {
             store.reclaimLock().readLock().unlock();
         }
     }
 
-    private void readLocked(long offset, ByteBuffer dst) throws IOException {
+    /**
+     * Reads whole blocks and reports each block's CRC32C as verified (a hole's block reports
+     * the CRC of zeros), so a caller that checksums the data again can chain these instead of
+     * reading it twice. {@code offset} and {@code dst.remaining()} are whole blocks, and
+     * {@code crcs} holds at least one slot per block.
+     */
+    void readBlocks(long offset, ByteBuffer dst, int[] crcs) throws IOException {
+        if (offset % blockSize != 0 || dst.remaining() % blockSize != 0 || crcs.length < dst.remaining() / blockSize) {
+            throw new IllegalArgumentException("readBlocks takes whole blocks of " + blockSize + " bytes and a CRC slot"
+                    + " for each: offset " + offset + ", " + dst.remaining() + " bytes, " + crcs.length + " slots");
+        }
+        store.reclaimLock().readLock().lock();
+        try {
+            readLocked(offset, dst, crcs);
+        } finally {
+            store.reclaimLock().readLock().unlock();
+        }
+    }
+
+    private int zeroCrc;
+
+    private int zeroBlockCrc() {
+        if (zeroCrc == 0) {
+            CRC32C c = new CRC32C();
+            c.update(new byte[blockSize]);
+            zeroCrc = (int) c.getValue();
+        }
+        return zeroCrc;
+    }
+
+    private void readLocked(long offset, ByteBuffer dst, int[] crcs) throws IOException {
         checkUsable();
         int len = dst.remaining();
         checkRange(offset, len);
@@ -94,6 +124,9 @@ abstract sealed class MappedDevice implements BlockDevice permits Volume, Snapsh
                 long from = Math.max(r.lba * blockSize, offset);
                 long to = Math.min((r.lba + r.count) * blockSize, offset + len);
                 zero(dst, base + (int) (from - offset), (int) (to - from));
+                if (crcs != null) {
+                    java.util.Arrays.fill(crcs, (int) (r.lba - first), (int) (r.lba - first + r.count), zeroBlockCrc());
+                }
                 i++;
                 continue;
             }
@@ -128,6 +161,9 @@ abstract sealed class MappedDevice implements BlockDevice permits Volume, Snapsh
                     for (int b = 0; b < q.count; b++) {
                         int p = p0 + within + b * blockSize;
                         verify(crc, dst, p, q, b, log);
+                        if (crcs != null) {
+                            crcs[(int) (q.lba + b - first)] = q.extent.crc(q.skip + b);
+                        }
                     }
                     within += (int) (q.count * blockSize);
                 }
@@ -141,6 +177,9 @@ abstract sealed class MappedDevice implements BlockDevice permits Volume, Snapsh
                 Run q = runs.get(k);
                 for (int b = 0; b < q.count; b++) {
                     verify(crc, scratch, within + b * blockSize, q, b, log);
+                    if (crcs != null) {
+                        crcs[(int) (q.lba + b - first)] = q.extent.crc(q.skip + b);
+                    }
                 }
                 long runStart = q.lba * blockSize;
                 long from = Math.max(runStart, offset);

@@ -1,5 +1,6 @@
 package dev.varve.engine;
 
+import dev.varve.engine.stream.Crc32cShift;
 import dev.varve.engine.stream.FrameWriter;
 import dev.varve.engine.stream.ResumeToken;
 import dev.varve.engine.stream.StreamHeader;
@@ -8,6 +9,7 @@ import dev.varve.engine.stream.StreamMismatchException;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
+import java.nio.channels.WritableByteChannel;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -35,6 +37,9 @@ final class Send {
     private BlockDevice device;
     private FrameWriter out;
     private byte[] buf;
+    private ByteBuffer blocks;
+    private int[] crcs;
+    private Crc32cShift shift;
     private long total;
     private long pendingHole = -1;
     private long pendingHoleEnd;
@@ -48,6 +53,14 @@ final class Send {
     }
 
     SendResult run(OutputStream stream) throws IOException {
+        return run(new FrameWriter(stream));
+    }
+
+    SendResult run(WritableByteChannel channel) throws IOException {
+        return run(new FrameWriter(channel));
+    }
+
+    private SendResult run(FrameWriter writer) throws IOException {
         SnapshotInfo snap = snapshot(snapshotSpec, "send");
         SnapshotInfo base = null;
         if (baseSpec != null) {
@@ -99,11 +112,20 @@ final class Send {
         Map<String, String> props = new TreeMap<>(snap.properties());
         props.remove(StreamLayout.GUID_PROPERTY);
         props.remove(StreamLayout.RESUME_TOKEN_PROPERTY);
-        out = new FrameWriter(stream);
+        out = writer;
         out.begin(new StreamHeader(StreamLayout.VERSION, guid, baseGuid, parentGuid, snap.size(), snap.blockSize(),
                 resume != null, start, total, snap.createdMillis(), snap.volume(), snap.name(),
                 base == null ? "" : base.name(), props));
-        buf = new byte[(int) Math.min(StreamLayout.SEND_DATA_BYTES, Math.max(total, snap.blockSize()))];
+        int bufBytes = (int) Math.min(StreamLayout.SEND_DATA_BYTES, Math.max(total, snap.blockSize()));
+        if (bufBytes % snap.blockSize() == 0 && device instanceof MappedDevice) {
+            // whole blocks, read in place and checksummed once: the frame CRC is chained from the
+            // block CRCs the read verified
+            blocks = ByteBuffer.allocateDirect(bufBytes);
+            crcs = new int[bufBytes / snap.blockSize()];
+            shift = new Crc32cShift(snap.blockSize());
+        } else {
+            buf = new byte[bufBytes];
+        }
         progress.update(0, total);
         boolean holes = base != null;
         for (ByteRange r : ranges) {
@@ -155,6 +177,22 @@ final class Send {
     }
 
     private void data(long offset, long length) throws IOException {
+        if (blocks != null && offset % shift.length() == 0 && length % shift.length() == 0) {
+            MappedDevice d = (MappedDevice) device;
+            for (long pos = offset, end = offset + length; pos < end; ) {
+                int n = (int) Math.min(blocks.capacity(), end - pos);
+                blocks.clear().limit(n);
+                d.readBlocks(pos, blocks, crcs);
+                blocks.flip();
+                out.dataBlocks(pos, blocks, crcs, shift);
+                pos += n;
+                progress.update(out.dataBytes(), total);
+            }
+            return;
+        }
+        if (buf == null) {
+            buf = new byte[blocks.capacity()];
+        }
         for (long pos = offset, end = offset + length; pos < end; ) {
             int n = (int) Math.min(buf.length, end - pos);
             device.read(pos, ByteBuffer.wrap(buf, 0, n));

@@ -1609,6 +1609,17 @@ public final class Store implements AutoCloseable {
         return new Send(this, snapshot, base, resume, progress).run(out);
     }
 
+    /**
+     * As {@link #send(String, String, dev.varve.engine.stream.ResumeToken, java.io.OutputStream, StreamProgress)},
+     * onto a channel: data goes from the read buffer to the channel with no copy in between
+     * (a file, a pipe or a socket).
+     */
+    public SendResult send(String snapshot, String base, dev.varve.engine.stream.ResumeToken resume,
+                           java.nio.channels.WritableByteChannel out, StreamProgress progress) throws IOException {
+        checkOpen();
+        return new Send(this, snapshot, base, resume, progress).run(out);
+    }
+
     /** Receives a send stream into {@code volume}; the snapshot appears only once the stream has verified. */
     public ReceiveResult receive(java.io.InputStream in, String volume) throws IOException {
         return receive(in, volume, ReceiveOptions.defaults());

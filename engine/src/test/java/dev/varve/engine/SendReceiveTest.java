@@ -200,6 +200,31 @@ class SendReceiveTest {
 
     /** Snapshots taken, diffed and sent while a writer keeps writing and the collector keeps compacting. */
     @Test
+    void aSendOntoAChannelIsTheSameStreamByteForByte() throws Exception {
+        try (Store a = Store.create(dir.resolve("a"), smallSegments());
+             Store b = Store.create(dir.resolve("b"), smallSegments())) {
+            Volume v = a.createVolume("vm", SIZE);
+            churn(v, 200);
+            a.snapshot("vm", "s0", Map.of());
+            churn(v, 40);
+            a.snapshot("vm", "s1", Map.of());
+            for (String base : new String[] {null, "vm@s0"}) {
+                ByteArrayOutputStream viaStream = new ByteArrayOutputStream();
+                a.send("vm@s1", base, viaStream);
+                ByteArrayOutputStream viaChannel = new ByteArrayOutputStream();
+                SendResult r = a.send("vm@s1", base, null, java.nio.channels.Channels.newChannel(viaChannel),
+                        StreamProgress.NONE);
+                assertArrayEquals(viaStream.toByteArray(), viaChannel.toByteArray(), "from " + base + ", seed " + seed);
+                assertEquals(viaChannel.size(), r.streamBytes());
+            }
+            ByteArrayOutputStream full = new ByteArrayOutputStream();
+            a.send("vm@s1", null, null, java.nio.channels.Channels.newChannel(full), StreamProgress.NONE);
+            receive(b, full.toByteArray(), "vm");
+            assertSameDevice(a.device("vm@s1"), b.device("vm@s1"));
+        }
+    }
+
+    @Test
     void sendWhileTheStoreIsWrittenAndCompacted() throws Exception {
         try (Store a = Store.create(dir.resolve("a"), smallSegments());
              Store b = Store.create(dir.resolve("b"), smallSegments())) {
