@@ -35,10 +35,23 @@ final class DiffCost implements Scenario {
 
     @Override
     public void run(Bench b) throws Exception {
-        long[] sizes = b.quick ? new long[] {256L << 20, 1L << 30} : new long[] {1L << 30, 8L << 30};
+        // the point is 64 GiB written against 1 GiB; 8 GiB shows the shape between
+        long[] sizes = b.quick ? new long[] {256L << 20, 1L << 30} : new long[] {1L << 30, 8L << 30, 64L << 30};
         Figure[] smallWarmCold = new Figure[2];
         ByteBuffer data = Bench.randomData(MIB, Bench.SEED + 9);
         for (long w : sizes) {
+            if (w > sizes[0] && b.overBudget()) {
+                b.budgetSkip(NAME + " from " + Bench.mib(w) + " written on");
+                break;
+            }
+            Path probe = b.scratch("diff-probe");
+            long free = Files.getFileStore(probe).getUsableSpace();
+            Bench.deleteTree(probe);
+            if (free < w + w / 16) {
+                b.skip(NAME + " at " + Bench.mib(w) + " written", "the scratch disk has " + Bench.mib(free)
+                        + " free; this point needs about " + Bench.mib(w + w / 16));
+                break;
+            }
             Path dir = b.scratch("diff-" + (w >> 20));
             long volSize = 2 * w;
             long t0 = System.nanoTime();
