@@ -36,6 +36,7 @@ import org.HdrHistogram.Histogram;
  */
 final class GcScenario implements Scenario {
     static final String WRITE_AMPLIFICATION = "gc.write-amplification";
+    static final String WRITE_AMPLIFICATION_ALL = "gc.write-amplification.all";
     static final String FOREGROUND_IMPACT = "gc.foreground-impact";
     private static final int CHUNK = 64 << 10;
     /** Small segments, so that a store of a few hundred MiB has dozens of them to choose victims from. */
@@ -48,7 +49,7 @@ final class GcScenario implements Scenario {
 
     @Override
     public List<String> names() {
-        return List.of(WRITE_AMPLIFICATION, FOREGROUND_IMPACT);
+        return List.of(WRITE_AMPLIFICATION, WRITE_AMPLIFICATION_ALL, FOREGROUND_IMPACT);
     }
 
     private static StoreOptions options() {
@@ -72,8 +73,9 @@ final class GcScenario implements Scenario {
     // ------------------------------------------------------------------ write amplification
 
     private void writeAmplification(Bench b) throws IOException {
-        long capacity = b.quick ? 64L << 20 : 256L << 20;
-        int[] fills = b.quick ? new int[] {50, 80} : new int[] {50, 70, 80, 90};
+        long capacity = Long.getLong("varve.bench.gcCapacityMiB", b.quick ? 64 : 256) << 20;
+        int[] fills = System.getProperty("varve.bench.gcFill") != null ? new int[] {Integer.getInteger("varve.bench.gcFill")}
+                : b.quick ? new int[] {50, 80} : new int[] {50, 70, 80, 90};
         ByteBuffer chunk = Bench.randomData(CHUNK, Bench.SEED + 41);
         boolean first = true;
         for (boolean skewed : new boolean[] {false, true}) {
@@ -101,11 +103,14 @@ final class GcScenario implements Scenario {
                     // warm-up: one volume's worth, so the segments hold a steady mix of ages
                     overwrite(s, v, size, size, skewed, rnd, chunk, capacity, peak);
                     double[] wa = new double[Bench.REPS];
+                    double[] all = new double[Bench.REPS];
                     long moved = 0;
                     for (int rep = 0; rep < Bench.REPS; rep++) {
+                        long appended = s.bytesAppended();
                         long m = overwrite(s, v, size, window, skewed, rnd, chunk, capacity, peak);
                         moved += m;
                         wa[rep] = (window + m) / (double) window;
+                        all[rep] = (s.bytesAppended() - appended) / (double) window;
                     }
                     Map<String, Object> p = Bench.params("fill", fill + "%", "pattern", pattern, "capacity",
                             Bench.mib(capacity), "segment", Bench.mib(SEGMENT), "window", Bench.mib(window));
@@ -115,6 +120,10 @@ final class GcScenario implements Scenario {
                                     + " paused); %s moved in the measured windows; the files peaked at %.0f%% of the"
                                     + " capacity; 1.0 is the ideal", Bench.mib(moved),
                             100.0 * peak[0] / capacity)));
+                    b.add(Figure.of(WRITE_AMPLIFICATION_ALL, "x", Contender.VARVE, p, all, false,
+                            "every byte appended to the store's segment files (user data, moved data, tree nodes,"
+                                    + " commit records, segment headers; Store.bytesAppended) / user data, over the same"
+                                    + " windows; 64 KiB writes, a flush every 4 MiB"));
                 } finally {
                     Bench.deleteTree(dir);
                 }

@@ -1265,6 +1265,15 @@ public final class Store implements AutoCloseable {
         }
     }
 
+    /**
+     * Bytes this store has written to its segment files since it was opened: user data, data
+     * the compactor moved, tree nodes and commit records. Over the bytes users wrote, the
+     * store's whole write amplification.
+     */
+    public long bytesAppended() {
+        return log.bytesAppended();
+    }
+
     /** The store's size limit in bytes (0 = none): kept in the superblock, so every open obeys it. */
     public long maxSize() {
         return maxSegments * log.segmentSize();

@@ -36,6 +36,7 @@ public final class Log implements Closeable {
     private final Map<Long, String> unusable = new ConcurrentHashMap<>();
     private Set<Segment> dirtyData = ConcurrentHashMap.newKeySet();
     private long nextSegmentId;
+    private final java.util.concurrent.atomic.AtomicLong appended = new java.util.concurrent.atomic.AtomicLong();
 
     private final Object dataLock = new Object();
     private Segment dataHead;
@@ -142,6 +143,7 @@ public final class Log implements Closeable {
         b.putLong(SegmentLayout.UUID_OFFSET + 8, uuidLo);
         b.putLong(SegmentLayout.CREATED_OFFSET, System.currentTimeMillis());
         b.putInt(SegmentLayout.CRC_OFFSET, crc(b, 0, SegmentLayout.CRC_OFFSET));
+        appended.addAndGet(b.remaining());
         try {
             f.write(b, 0);
             f.force();
@@ -185,6 +187,15 @@ public final class Log implements Closeable {
      * Reserves {@code bytes} at the data head, aligned to {@code align}; a run never straddles
      * two segments.
      */
+    /** Bytes written to segment files since this log was opened: data, moved data and metadata. */
+    public long bytesAppended() {
+        return appended.get();
+    }
+
+    void countAppended(long bytes) {
+        appended.addAndGet(bytes);
+    }
+
     public long allocateData(int bytes, int align) throws IOException {
         return allocateData(bytes, align, false);
     }
@@ -318,6 +329,7 @@ public final class Log implements Closeable {
 
     public void writeData(long address, ByteBuffer src) throws IOException {
         Segment s = segment(LogAddress.segment(address));
+        appended.addAndGet(src.remaining());
         try {
             s.file.write(src, LogAddress.offset(address));
         } catch (IOException e) {

@@ -170,6 +170,7 @@ public final class MetaBatch implements NodeWriter {
             Chunk c = chunks.get(i);
             ByteBuffer view = c.buf.byteBuffer().duplicate();
             view.position(0).limit(c.length);
+            log.countAppended(c.length);
             try {
                 c.segment.file.write(view, c.start);
                 if (i < chunks.size() - 1) {
