@@ -13,7 +13,10 @@ import org.HdrHistogram.Histogram;
 
 /**
  * Latency of snapshot, revert, clone and destroy, against the volume's size (thin, 1 GiB to
- * 1 TiB, the same data written across it) and against how many snapshots it already has.
+ * 1 TiB, the same data written across it), against how much data it holds (1 TiB thin, written
+ * as 4 KiB blocks at random, one snapshot; figures carry {@code axis=written}, and
+ * {@code -Dvarve.bench.ops=written} runs only that axis) and against how many snapshots it
+ * already has.
  * Every operation is timed to its durable return. Before each snapshot and revert one 4 KiB
  * block is written (untimed), so there is always something to freeze or drop. The baseline is
  * {@code disk.fsync}: no durable operation can beat one write and force.
@@ -65,6 +68,10 @@ final class OpLatency implements Scenario {
             combined(b, fsync);
             return;
         }
+        if ("written".equals(System.getProperty("varve.bench.ops"))) {
+            byWritten(b, kinds, fsync);
+            return;
+        }
         long[] sizes = b.quick ? new long[] {1L << 30, 32L << 30, 1L << 40}
                 : new long[] {1L << 30, 16L << 30, 256L << 30, 1L << 40};
         // every size of every contender open at once, taking turns, so no size gets a quieter minute
@@ -83,6 +90,7 @@ final class OpLatency implements Scenario {
         if (b.qemu) {
             qcow2ByCount(b, b.quick ? new int[] {1, 10, 100} : new int[] {1, 10, 100, 1000}, fsync);
         }
+        byWritten(b, kinds, fsync);
         if (b.overBudget()) {
             b.budgetSkip("snapshot/revert/clone/destroy latency, combined small and big case (varve)");
         } else {
@@ -153,9 +161,20 @@ final class OpLatency implements Scenario {
      * The four operations on each contender in its current state, the contenders taking turns
      * within each repetition; tags keep names unique. Every snapshot it takes it destroys again
      * (untimed), so the snapshot count is what it was. With no bench ({@code b == null}) it only
-     * warms up.
+     * warms up. Every figure is a ratio to disk.fsync.
      */
     private void measure(Bench b, List<Case> cs, Figure fsync, String tag) throws IOException {
+        measure(b, cs, fsync, tag, false, "");
+    }
+
+    /**
+     * {@link #measure(Bench, List, Figure, String)}, with {@code tail} added to every note; with
+     * {@code bySmallest} only the first case of each contender (the cases come smallest first)
+     * is a ratio to disk.fsync, every later one a ratio to that first case's same op, so that a
+     * flat axis reads as 1.0x. A Varve disk whose collector is paused says so in its notes.
+     */
+    private void measure(Bench b, List<Case> cs, Figure fsync, String tag, boolean bySmallest, String tail)
+            throws IOException {
         int n = b == null ? 20 : reps(b);
         ByteBuffer block = Bench.randomData(BLOCK, Bench.SEED + 13);
         Random rnd = new Random(Bench.SEED + 14);
@@ -216,30 +235,49 @@ final class OpLatency implements Scenario {
         if (b == null) {
             return;
         }
+        // the first figure of each contender, op and what, when later ones are ratios to it
+        Map<String, Figure> firsts = new java.util.HashMap<>();
         for (int k = 0; k < cs.size(); k++) {
             String kind = cs.get(k).c().name();
             Map<String, Object> p = cs.get(k).params();
             Times t = times.get(k);
+            String end = tail + (cs.get(k).c() instanceof Contender.VarveDisk vd && vd.store().collectorPaused()
+                    ? "; background collector paused while timed" : "");
             if (b.wants(SNAPSHOT)) {
-                b.add(Figure.ofLatency(SNAPSHOT, kind, p, t.snap, "snapshot of the volume, one block written before each (untimed)")
-                        .against(fsync, "disk.fsync"));
+                report(b, Figure.ofLatency(SNAPSHOT, kind, p, t.snap, "snapshot of the volume, one block written before each "
+                        + "(untimed)" + end), fsync, bySmallest, firsts);
             }
             if (b.wants(REVERT)) {
-                b.add(Figure.ofLatency(REVERT, kind, p, t.revert,
-                        "revert to the newest snapshot, one block written before each (untimed)").against(fsync, "disk.fsync"));
+                report(b, Figure.ofLatency(REVERT, kind, p, t.revert,
+                        "revert to the newest snapshot, one block written before each (untimed)" + end), fsync, bySmallest, firsts);
             }
             if (b.wants(CLONE)) {
-                b.add(Figure.ofLatency(CLONE, kind, p, t.clone, "clone of the newest snapshot into a new writable volume")
-                        .against(fsync, "disk.fsync"));
+                report(b, Figure.ofLatency(CLONE, kind, p, t.clone, "clone of the newest snapshot into a new writable volume"
+                        + end), fsync, bySmallest, firsts);
             }
             if (b.wants(DESTROY)) {
-                b.add(Figure.ofLatency(DESTROY, kind, with(p, "what", "snapshot"), t.destroySnap,
-                        "destroy a snapshot with one block written on each side of it (file-per-delta merges one block)")
-                        .against(fsync, "disk.fsync"));
-                b.add(Figure.ofLatency(DESTROY, kind, with(p, "what", "clone"), t.destroyClone,
-                        "destroy a clone that was never written").against(fsync, "disk.fsync"));
+                report(b, Figure.ofLatency(DESTROY, kind, with(p, "what", "snapshot"), t.destroySnap,
+                        "destroy a snapshot with one block written on each side of it (file-per-delta merges one block)" + end),
+                        fsync, bySmallest, firsts);
+                report(b, Figure.ofLatency(DESTROY, kind, with(p, "what", "clone"), t.destroyClone,
+                        "destroy a clone that was never written" + end), fsync, bySmallest, firsts);
             }
         }
+    }
+
+    /**
+     * Adds {@code f} as a ratio to disk.fsync or, with {@code bySmallest}, to the first figure
+     * added before it for the same contender, name and {@code what}, if there is one.
+     */
+    private static void report(Bench b, Figure f, Figure fsync, boolean bySmallest, Map<String, Figure> firsts) {
+        String key = f.contender() + " " + f.name() + " " + f.params().get("what");
+        Figure base = bySmallest ? firsts.get(key) : null;
+        Figure r = base == null ? f.against(fsync, "disk.fsync")
+                : f.against(base, "smallest case (" + base.params().get("written") + " written)");
+        if (bySmallest) {
+            firsts.putIfAbsent(key, r);
+        }
+        b.add(r);
     }
 
     private static void record(Histogram h, int i, long ns) {
@@ -288,6 +326,78 @@ final class OpLatency implements Scenario {
                         "axis", "count")));
             }
             measure(b, at, fsync, "at" + target);
+        }
+    }
+
+    // ------------------------------------------------------------------ the data-written axis
+
+    /**
+     * The data-written axis: per contender, one thin 1 TiB volume for each amount (64 MiB, 1 GiB
+     * and 8 GiB; --quick 16 and 256 MiB), written as 4 KiB blocks at random aligned places with
+     * a flush every 256 writes, so that its map is as fragmented as random writes make it, then
+     * one snapshot. All of them stay open and take turns within each repetition, so that noise
+     * hits all alike; Varve's background collector is paused on them while timed. Each figure
+     * is a ratio to the same contender's smallest amount (that one to disk.fsync), so that flat
+     * reads as 1.0x.
+     */
+    private void byWritten(Bench b, List<String> kinds, Figure fsync) throws IOException {
+        long size = 1L << 40;
+        long[] amounts = b.quick ? new long[] {16L << 20, 256L << 20} : new long[] {64L << 20, 1L << 30, 8L << 30};
+        Path dir = b.scratch("ops-written");
+        List<Case> cs = new ArrayList<>();
+        int complete = 0;
+        try {
+            for (int i = 0; i < amounts.length; i++) {
+                long written = amounts[i];
+                String what = "snapshot/revert/clone/destroy latency, data-written axis from " + Bench.mib(written)
+                        + " written on (" + String.join(", ", kinds) + ")";
+                if (b.overBudget()) {
+                    b.budgetSkip(what);
+                    break;
+                }
+                Map<String, Object> params = Bench.params("volume", Bench.mib(size), "written", Bench.mib(written),
+                        "snapshots", 1, "axis", "written");
+                boolean built = true;
+                for (String k : kinds) {
+                    Contender c = Contender.create(k, dir.resolve(k + "-" + Long.numberOfTrailingZeros(written)), size);
+                    cs.add(new Case(c, size, params));
+                    String label = "written axis, " + k + " " + Bench.mib(written);
+                    // the same seed for every contender: the same blocks at the same places
+                    built = build(b, c, size, label, "ops " + label + " disk (" + Bench.mib(size) + ") built", written, 1,
+                            Bench.SEED + 31 + 2 * i);
+                    if (!built) {
+                        break;
+                    }
+                }
+                if (!built) {
+                    b.budgetSkip(what + "; ran out while building the " + Bench.mib(written) + " disks");
+                    break;
+                }
+                complete = cs.size();
+            }
+            if (complete == 0) {
+                return;
+            }
+            List<Case> at = cs.subList(0, complete);
+            // the ops are timed alone: the collector would mark on its own schedule after the builds
+            for (Case c : at) {
+                if (c.c() instanceof Contender.VarveDisk vd) {
+                    vd.store().pauseCollector();
+                }
+            }
+            // the disks were just written: untimed rounds for a few seconds let the file system and
+            // the page cache settle (and let a collector pass under way finish), as byCount does
+            long settleUntil = System.nanoTime() + 4_000_000_000L;
+            for (int round = 0; round < 20 && System.nanoTime() < settleUntil; round++) {
+                measure(null, at, fsync, "settle" + round);
+            }
+            measure(b, at, fsync, "w", true, "; the volume (1 TiB thin) holds the data written as 4 KiB blocks at random "
+                    + "places, then one snapshot");
+        } finally {
+            for (Case c : cs) {
+                c.c().close();
+            }
+            Bench.deleteTree(dir);
         }
     }
 
@@ -350,7 +460,8 @@ final class OpLatency implements Scenario {
                 Contender c = Contender.create(Contender.VARVE, dir.resolve(label), size);
                 Point p = new Point(new Case(c, size, params), "keep" + (snapshots - 1));
                 ps.add(p);
-                if (!build(b, p, label, written, snapshots, Bench.SEED + 21 + 2 * k)) {
+                if (!build(b, c, size, "combined " + label, "ops combined point, " + label + " disk (" + Bench.mib(size)
+                        + ") built", written, snapshots, Bench.SEED + 21 + 2 * k)) {
                     b.budgetSkip("snapshot/revert/clone/destroy latency, combined small and big case (varve; ran out while "
                             + "building the " + label + " disk)");
                     return;
@@ -386,14 +497,15 @@ final class OpLatency implements Scenario {
      * Writes {@code bytes} as 4 KiB blocks at random aligned places over the whole volume, with a
      * flush every 256 writes, and takes the snapshots evenly along the way, the last one after
      * the last write, so that each holds its own version of the map, as snapshots taken over a
-     * VM's life do. Returns false when the time budget ran out first.
+     * VM's life do. Progress is shown as {@code label}'s, and the build time goes into the notes
+     * under {@code noteKey}. Returns false when the time budget ran out first.
      */
-    private static boolean build(Bench b, Point p, String label, long bytes, int snapshots, long seed) throws IOException {
-        Contender c = p.c();
+    private static boolean build(Bench b, Contender c, long size, String label, String noteKey, long bytes, int snapshots,
+                                 long seed) throws IOException {
         ByteBuffer data = Bench.randomData(1 << 20, seed);
         Random rnd = new Random(seed + 1);
         long writes = bytes / BLOCK;
-        long blocks = p.at().size() / BLOCK;
+        long blocks = size / BLOCK;
         int taken = 0;
         long t0 = System.nanoTime();
         long shown = t0;
@@ -415,7 +527,7 @@ final class OpLatency implements Scenario {
                 }
                 long now = System.nanoTime();
                 if (now - shown > 15_000_000_000L) {
-                    b.progress(String.format(Locale.ROOT, "combined %s disk: %s of %s written, %,d snapshots", label,
+                    b.progress(String.format(Locale.ROOT, "%s disk: %s of %s written, %,d snapshots", label,
                             Bench.mib((i + 1) * BLOCK), Bench.mib(bytes), taken));
                     shown = now;
                 }
@@ -425,8 +537,8 @@ final class OpLatency implements Scenario {
         double secs = (System.nanoTime() - t0) / 1e9;
         String built = String.format(Locale.ROOT, "%s written at random and %,d snapshot%s in %.1f s (%,.0f writes/s)",
                 Bench.mib(bytes), taken, taken == 1 ? "" : "s", secs, writes / secs);
-        b.progress("combined " + label + " disk (" + Bench.mib(p.at().size()) + "): " + built);
-        b.notes.put("ops combined point, " + label + " disk (" + Bench.mib(p.at().size()) + ") built", built);
+        b.progress(label + " disk (" + Bench.mib(size) + "): " + built);
+        b.notes.put(noteKey, built);
         return true;
     }
 
