@@ -58,6 +58,8 @@ final class Collector {
         final Long2LongHashMap live = new Long2LongHashMap(0);
         final Map<Long, Long> sizes = new HashMap<>();
         final Set<Long> heads = new HashSet<>();
+        /** The write position, when the roots were taken, of each data head not written since the freeze. */
+        final Map<Long, Long> headPositions = new HashMap<>();
         long watermark;
 
         long garbage() {
@@ -92,7 +94,8 @@ final class Collector {
     private record Root(long id, TreePointer root, int blockSize, boolean catalog) {
     }
 
-    private record Snapshot(List<Root> roots, List<long[]> blobs, Set<Long> heads, long watermark,
+    private record Snapshot(List<Root> roots, List<long[]> blobs, Set<Long> heads, Map<Long, Long> headPositions,
+                            long watermark,
                             Map<Long, Long> sizes) {
     }
 
@@ -112,10 +115,13 @@ final class Collector {
             for (Segment s : log.segments()) {
                 sizes.put(s.id, s.file.size());
             }
-            // a segment at or above the watermark may hold data that only trees not yet
-            // committed point at (written since the last freeze): never judged by this mark
-            long watermark = Math.min(log.nextSegmentId(), store.freezeWatermark());
-            return new Snapshot(roots, blobs, log.heads(), watermark, sizes);
+            // a segment written since the last freeze may hold data that only trees not yet
+            // committed point at, and a head may still be written: never judged by this mark
+            // (taken under the txg lock, so no freeze comes between the roots and this set)
+            long watermark = log.nextSegmentId();
+            Map<Long, Long> headPositions = new HashMap<>();
+            Set<Long> unsettled = log.unsettled(headPositions);
+            return new Snapshot(roots, blobs, unsettled, headPositions, watermark, sizes);
         });
     }
 
@@ -125,6 +131,7 @@ final class Collector {
         Mark m = new Mark();
         m.heads.addAll(snap.heads);
         m.watermark = snap.watermark;
+        m.headPositions.putAll(snap.headPositions);
         m.sizes.putAll(snap.sizes);
         NodeCache cache = store.cache();
         Set<Long> seen = new HashSet<>();
@@ -233,6 +240,15 @@ final class Collector {
                 candidates.add(new long[] {id, live, cap});
             }
         }
+        // a data head with nothing live that nobody wrote since the last freeze is closed and
+        // reclaimed like any dead segment (after destroying everything, no idle head lingers)
+        Map<Long, Long> idle = new HashMap<>();
+        for (var e : m.headPositions.entrySet()) {
+            if (m.live.get((long) e.getKey()) == 0) {
+                idle.put(e.getKey(), e.getValue());
+            }
+        }
+        dead.addAll(store.log().retireIdleDataHeads(idle));
         // cost-benefit (LFS): free space gained times age, over the cost of reading and moving
         // what lives; segment ids grow with time, so a lower id is older
         long newest = m.watermark;
@@ -453,7 +469,11 @@ final class Collector {
                     }
                 }
                 int align = (int) Math.min(4096, Long.lowestOneBit(start | 4096));
-                long to = log.allocateData((int) (end - start), Math.max(512, align), true);
+                // survivors that users wrote recently are likely to die soon: they join the HOT
+                // stream; the rest has outlived a collection and goes to COLD
+                Extent lead = (Extent) xs.get(i)[2];
+                int stream = store.writtenRecently(lead.birth) ? Log.HOT : Log.COLD;
+                long to = log.allocateData((int) (end - start), Math.max(512, align), stream);
                 b.clear();
                 log.writeData(to, b);
                 m.put(start, new long[] {end, to});

@@ -112,6 +112,9 @@ public final class Store implements AutoCloseable {
      * when there may be enough to collect.
      */
     private final AtomicLong churn = new AtomicLong();
+    /** User data bytes written since open, and that count at the freeze of each recent generation. */
+    private final AtomicLong userBytes = new AtomicLong();
+    private final TreeMap<Long, Long> bytesAtGeneration = new TreeMap<>();
     /** Churn a commit has frozen: what the collector's next mark can see as garbage. */
     private final AtomicLong frozenChurn = new AtomicLong();
     private volatile boolean dropped;
@@ -120,7 +123,6 @@ public final class Store implements AutoCloseable {
     /** The batch of the freeze under way (for changes that write records, such as compaction). */
     private MetaBatch freezeBatch;
     /** Segments below it hold no data that the roots installed by the last freeze do not cover. */
-    private volatile long freezeWatermark;
     private int pinnedCount;
 
     private Store(StoreOptions options, Storage storage, Closeable lock, Log log, Superblock sb,
@@ -136,7 +138,6 @@ public final class Store implements AutoCloseable {
         this.superblockFile = superblockFile;
         this.cache = new NodeCache(log, options.nodeCacheBytes());
         this.lastCommit = last;
-        this.freezeWatermark = log.dataHeadId();
         this.maxSegments = options.maxSizeBytes() > 0 ? options.maxSizeBytes() / log.segmentSize() : sb.maxSegments();
         log.setSegmentLimit(maxSegments);
         this.openGeneration = last.generation() + 1;
@@ -322,7 +323,30 @@ public final class Store implements AutoCloseable {
         txgLock.readLock().unlock();
     }
 
+    /**
+     * True when a block born in generation {@code birth} was written by users less than about
+     * half the store's size ago (the HOT/WARM split of {@link Volume}). Generations older than
+     * this process, or than the window, count as old.
+     */
+    boolean writtenRecently(long birth) {
+        long now = userBytes.get();
+        if (birth >= openGeneration) {
+            return true;
+        }
+        Map.Entry<Long, Long> at;
+        synchronized (bytesAtGeneration) {
+            at = bytesAtGeneration.ceilingEntry(birth);
+        }
+        // bytes written by the end of the birth's group, or later if that group was pruned
+        return at != null && at.getKey() == birth && now - at.getValue() < recentWindow();
+    }
+
+    private long recentWindow() {
+        return Math.max(4, log.segmentCount() / 2) * log.segmentSize();
+    }
+
     void wrote(Volume v, long address, long lba, int blocks, long bytes) {
+        userBytes.addAndGet(bytes);
         dirtyVolumes.add(v);
         if (blocks > 0) {
             summary.add(new long[] {address, lba, blocks, v.entry.lineage});
@@ -579,9 +603,17 @@ public final class Store implements AutoCloseable {
             info = batch.appendCommit(lastCommit.address(), catalogRoot, catalog.nextId());
             cache.pin(batch.writtenNodes());
             dataToForce = log.takeDirtyData();
-            // every data segment below the data head now holds only writes this commit covers
-            freezeWatermark = log.dataHeadId();
+            // from here on, a data segment not written again (Log.unsettled) holds only writes
+            // this commit covers
             frozenChurn.addAndGet(churn.getAndSet(0));
+            synchronized (bytesAtGeneration) {
+                long now = userBytes.get();
+                bytesAtGeneration.put(gen, now);
+                long window = recentWindow();
+                while (!bytesAtGeneration.isEmpty() && now - bytesAtGeneration.firstEntry().getValue() >= window) {
+                    bytesAtGeneration.pollFirstEntry();
+                }
+            }
             if (dropPending) {
                 dropPending = false;
                 dropped = true;
@@ -1403,11 +1435,6 @@ public final class Store implements AutoCloseable {
 
     <T> T readingCatalog(CatalogRead<T> read) throws IOException {
         return reading(() -> read.apply(catalog));
-    }
-
-    /** Read under the catalog lock together with the roots: see {@link Collector#mark()}. */
-    long freezeWatermark() {
-        return freezeWatermark;
     }
 
     ReentrantReadWriteLock reclaimLock() {

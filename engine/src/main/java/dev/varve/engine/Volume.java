@@ -163,8 +163,9 @@ public final class Volume extends MappedDevice {
                     crcs[i] = (int) crc.getValue();
                 }
                 long addr;
+                int stream = streamFor(firstLba + done);
                 try {
-                    addr = log.allocateData(n * blockSize, align);
+                    addr = log.allocateData(n * blockSize, align, stream);
                     log.writeData(addr, chunk);
                 } catch (IOException e) {
                     // nothing of this write is in the map yet when the first run fails
@@ -185,6 +186,31 @@ public final class Volume extends MappedDevice {
         } finally {
             store.endWrite();
         }
+    }
+
+    /**
+     * Which data stream a write at {@code lba} goes to, by how long the data it replaces lived
+     * (the idea of SepBIT, Wang et al., FAST '22): data that replaces data users wrote a short
+     * while ago is likely to be replaced again soon and goes to the HOT stream; a first write,
+     * or one that replaces old data, goes to WARM. Segments then hold data that dies together,
+     * and the collector finds them nearly empty. Age is the user data written since the
+     * replaced block's birth (its generation; a compaction move keeps it).
+     */
+    private int streamFor(long lba) throws IOException {
+        long birth;
+        lock.readLock().lock();
+        try {
+            long[] b = {-1};
+            map.map(lba, 1, (l, c, e, skip) -> {
+                if (e != null) {
+                    b[0] = e.birth;
+                }
+            });
+            birth = b[0];
+        } finally {
+            lock.readLock().unlock();
+        }
+        return birth >= 0 && store.writtenRecently(birth) ? Log.HOT : Log.WARM;
     }
 
     /** Discards a range: whole blocks become holes; partial edge blocks are zeroed in place. */

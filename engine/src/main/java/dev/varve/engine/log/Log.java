@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -38,11 +39,17 @@ public final class Log implements Closeable {
     private long nextSegmentId;
     private final java.util.concurrent.atomic.AtomicLong appended = new java.util.concurrent.atomic.AtomicLong();
 
+    /** User writes predicted to die young (they replace data written a short while ago). */
+    public static final int HOT = 0;
+    /** User writes predicted to live long (first writes, or replacing old data). */
+    public static final int WARM = 1;
+    /** Data the compactor moves: it has outlived at least one collection already. */
+    public static final int COLD = 2;
+
     private final Object dataLock = new Object();
-    private Segment dataHead;
-    private long dataPos;
-    private Segment coldHead;
-    private long coldPos;
+    /** The open data segment of each stream (HOT, WARM, COLD), and where its next write goes. */
+    private final Segment[] dataHeads = new Segment[3];
+    private final long[] dataPos = new long[3];
     private volatile long segmentLimit;
 
     Segment metaHead;
@@ -197,59 +204,51 @@ public final class Log implements Closeable {
     }
 
     public long allocateData(int bytes, int align) throws IOException {
-        return allocateData(bytes, align, false);
+        return allocateData(bytes, align, HOT);
+    }
+
+    /** As {@link #allocateData(int, int, int)}: the COLD stream when {@code cold}, else HOT. */
+    public long allocateData(int bytes, int align, boolean cold) throws IOException {
+        return allocateData(bytes, align, cold ? COLD : HOT);
     }
 
     /**
-     * Reserves {@code bytes} at the data head, or at the cold head when {@code cold}: data the
-     * compactor moves goes to a log head of its own, so long-lived data does not mix with
-     * fresh writes (which die young) and later compactions find it packed.
+     * Reserves {@code bytes} at the head of one data stream. Data expected to die at about the
+     * same time goes to the same segments (HOT, WARM, COLD), so that a segment empties as a
+     * whole and the collector finds it nearly empty instead of moving long-lived data again
+     * and again.
      */
-    public long allocateData(int bytes, int align, boolean cold) throws IOException {
+    public long allocateData(int bytes, int align, int stream) throws IOException {
         synchronized (dataLock) {
-            Segment head = cold ? coldHead : dataHead;
-            long pos = cold ? coldPos : dataPos;
+            Segment head = dataHeads[stream];
             if (head != null) {
-                long p = (pos + align - 1) & -(long) align;
+                long p = (dataPos[stream] + align - 1) & -(long) align;
                 if (p + bytes <= segmentSize) {
-                    setPos(cold, p + bytes);
+                    dataPos[stream] = p + bytes;
                     dirtyData.add(head);
                     return LogAddress.of(head.id, p);
                 }
             }
             head = createSegment(SegmentLayout.KIND_DATA);
-            if (cold) {
-                coldHead = head;
-            } else {
-                dataHead = head;
-            }
+            dataHeads[stream] = head;
             long p = SegmentLayout.HEADER_BYTES;
-            setPos(cold, p + bytes);
+            dataPos[stream] = p + bytes;
             dirtyData.add(head);
             return LogAddress.of(head.id, p);
         }
     }
 
-    private void setPos(boolean cold, long pos) {
-        if (cold) {
-            coldPos = pos;
-        } else {
-            dataPos = pos;
-        }
-    }
-
     /**
-     * The segments that writes may still append to (the data, cold and meta heads): never
+     * The segments that writes may still append to (every data head and the meta head): never
      * collected.
      */
     public Set<Long> heads() {
         Set<Long> h = new java.util.HashSet<>();
         synchronized (dataLock) {
-            if (dataHead != null) {
-                h.add(dataHead.id);
-            }
-            if (coldHead != null) {
-                h.add(coldHead.id);
+            for (Segment s : dataHeads) {
+                if (s != null) {
+                    h.add(s.id);
+                }
             }
         }
         if (metaHead != null) {
@@ -259,13 +258,68 @@ public final class Log implements Closeable {
     }
 
     /**
-     * The data head's id (or the next segment id when there is none yet): every data segment
-     * below it is sealed, and every write into it finished before this call if the caller
-     * holds out writers (a commit's freeze).
+     * The segments a collector must not judge from the last freeze's trees: every head, and
+     * every segment written since the last freeze ({@link #takeDirtyData()}), whose new data
+     * only uncommitted trees point at. Taken in one step, so a head sealed in between is in the
+     * set either way. The caller holds out freezes (the txg lock, shared).
      */
-    public long dataHeadId() {
+    public Set<Long> unsettled() {
+        return unsettled(new HashMap<>());
+    }
+
+    /**
+     * As {@link #unsettled()}, also giving the write position of each data head that nothing
+     * was written to since the last freeze (every byte in it is judged by the freeze's trees).
+     */
+    public Set<Long> unsettled(Map<Long, Long> settledHeadPositions) {
+        Set<Long> u = new java.util.HashSet<>();
         synchronized (dataLock) {
-            return dataHead != null ? dataHead.id : nextSegmentId();
+            for (int i = 0; i < dataHeads.length; i++) {
+                Segment s = dataHeads[i];
+                if (s != null) {
+                    u.add(s.id);
+                    if (!dirtyData.contains(s)) {
+                        settledHeadPositions.put(s.id, dataPos[i]);
+                    }
+                }
+            }
+            for (Segment s : dirtyData) {
+                u.add(s.id);
+            }
+        }
+        Segment m = metaHead;
+        if (m != null) {
+            u.add(m.id);
+        }
+        return u;
+    }
+
+    /**
+     * Closes the data heads a mark found nothing live in ({@code dead}: id to the head's write
+     * position when the mark's roots were taken, for heads nothing had been written to since
+     * the freeze before), when nothing was allocated in them since: their contents are then
+     * exactly what the mark judged. The collector deletes them; the next write to that stream opens a new
+     * segment. Returns the ids it closed.
+     */
+    public Set<Long> retireIdleDataHeads(Map<Long, Long> dead) {
+        Set<Long> out = new java.util.HashSet<>();
+        synchronized (dataLock) {
+            for (int i = 0; i < dataHeads.length; i++) {
+                Segment h = dataHeads[i];
+                if (h != null && dead.containsKey(h.id) && dead.get(h.id) == dataPos[i] && !dirtyData.contains(h)) {
+                    dataHeads[i] = null;
+                    out.add(h.id);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** The id of the segment data is being written to in {@code stream}, or -1 when none is open. */
+    public long dataHeadId(int stream) {
+        synchronized (dataLock) {
+            Segment s = dataHeads[stream];
+            return s == null ? -1 : s.id;
         }
     }
 
@@ -287,10 +341,14 @@ public final class Log implements Closeable {
         return segments.size();
     }
 
-    /** Bytes still free at the data head before a new segment is needed. */
+    /** Bytes still free before a new segment is needed, at the user data head with the least room. */
     public long dataHeadRoom() {
         synchronized (dataLock) {
-            return dataHead == null ? 0 : Math.max(0, segmentSize - dataPos);
+            long room = Long.MAX_VALUE;
+            for (int stream : new int[] {HOT, WARM}) {
+                room = Math.min(room, dataHeads[stream] == null ? 0 : Math.max(0, segmentSize - dataPos[stream]));
+            }
+            return room;
         }
     }
 
