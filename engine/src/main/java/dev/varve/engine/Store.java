@@ -117,6 +117,7 @@ public final class Store implements AutoCloseable {
     private final TreeMap<Long, Long> bytesAtGeneration = new TreeMap<>();
     /** Churn a commit has frozen: what the collector's next mark can see as garbage. */
     private final AtomicLong frozenChurn = new AtomicLong();
+    private final AtomicBoolean gcNudged = new AtomicBoolean();
     private volatile boolean dropped;
     /** A drop not yet frozen by a commit; the freeze turns it into {@link #dropped}. */
     private volatile boolean dropPending;
@@ -411,6 +412,32 @@ public final class Store implements AutoCloseable {
         return Math.min(wanted, Math.max(0, spare) * log.segmentSize());
     }
 
+    /**
+     * After a commit: when the churn commits have frozen since the collector's last pass could
+     * make the garbage ratio, a pass is started now instead of at the next interval, so a fast
+     * writer's overwritten data comes back in seconds rather than piling up for the interval.
+     */
+    private void nudgeCollector() {
+        ScheduledExecutorService t = gcTimer;
+        if (t == null || gcPaused
+                || frozenChurn.get() < options.gcGarbageRatio() * log.segmentCount() * log.segmentSize()) {
+            return;
+        }
+        if (gcNudged.compareAndSet(false, true)) {
+            try {
+                t.execute(() -> {
+                    try {
+                        backgroundCollect(false);
+                    } finally {
+                        gcNudged.set(false);
+                    }
+                });
+            } catch (RejectedExecutionException closing) {
+                gcNudged.set(false);
+            }
+        }
+    }
+
     private void wakeCollector() {
         ScheduledExecutorService t = gcTimer;
         if (t != null && !gcPaused) {
@@ -643,6 +670,7 @@ public final class Store implements AutoCloseable {
         cache.unpin(batch.writtenNodes());
         lastCommit = info;
         durableGeneration = gen;
+        nudgeCollector();
         if (++commitsSinceSuperblock >= SUPERBLOCK_EVERY_COMMITS) {
             writeSuperblock();
         }
