@@ -132,7 +132,7 @@ public final class Log implements Closeable {
         long id;
         long limit = segmentLimit;
         if (limit > 0 && segments.size() >= limit) {
-            throw new OutOfSpaceException("the store has reached its size limit (" + limit + " segments of "
+            throw new OutOfSpaceException("the store is full: it has reached its size limit (" + limit + " segments of "
                     + segmentSize + " bytes): destroy snapshots or volumes and run 'varve gc', or open it with a"
                     + " larger --max-size");
         }
