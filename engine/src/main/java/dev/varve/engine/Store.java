@@ -713,7 +713,14 @@ public final class Store implements AutoCloseable {
         CommitInfo c = lastCommit;
         Superblock sb = new Superblock(FormatVersion.CURRENT, ++superblockSequence, uuidHi, uuidLo,
                 log.segmentSize(), c.address(), c.length(), c.generation(), (int) maxSegments);
-        sb.write(superblockFile);
+        try {
+            sb.write(superblockFile);
+        } catch (IOException e) {
+            // a superblock slot may be torn and its fsync may have lost pages: as after any
+            // failed write or fsync, nothing more is acknowledged until the store is reopened
+            failure = Log.translateIo(e, "writing the superblock");
+            throw failure;
+        }
         commitsSinceSuperblock = 0;
     }
 
