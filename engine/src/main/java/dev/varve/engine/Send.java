@@ -34,7 +34,7 @@ final class Send {
     private final ResumeToken resume;
     private final StreamProgress progress;
 
-    private BlockDevice device;
+    private MappedDevice device;
     private FrameWriter out;
     private byte[] buf;
     private ByteBuffer blocks;
@@ -92,7 +92,7 @@ final class Send {
             }
             start = resume.offset();
         }
-        device = store.device(snap.fullName());
+        device = (MappedDevice) store.device(snap.fullName()); // a Volume or SnapshotDevice: sealed
         List<ByteRange> ranges;
         if (base == null) {
             ranges = List.of(new ByteRange(0, snap.size()));
@@ -117,7 +117,7 @@ final class Send {
                 resume != null, start, total, snap.createdMillis(), snap.volume(), snap.name(),
                 base == null ? "" : base.name(), props));
         int bufBytes = (int) Math.min(StreamLayout.SEND_DATA_BYTES, Math.max(total, snap.blockSize()));
-        if (bufBytes % snap.blockSize() == 0 && device instanceof MappedDevice) {
+        if (bufBytes % snap.blockSize() == 0) {
             // whole blocks, read in place and checksummed once: the frame CRC is chained from the
             // block CRCs the read verified
             blocks = ByteBuffer.allocateDirect(bufBytes);
@@ -178,11 +178,10 @@ final class Send {
 
     private void data(long offset, long length) throws IOException {
         if (blocks != null && offset % shift.length() == 0 && length % shift.length() == 0) {
-            MappedDevice d = (MappedDevice) device;
             for (long pos = offset, end = offset + length; pos < end; ) {
                 int n = (int) Math.min(blocks.capacity(), end - pos);
                 blocks.clear().limit(n);
-                d.readBlocks(pos, blocks, crcs);
+                device.readBlocks(pos, blocks, crcs);
                 blocks.flip();
                 out.dataBlocks(pos, blocks, crcs, shift);
                 pos += n;

@@ -1252,7 +1252,7 @@ public final class Store implements AutoCloseable {
 
     /**
      * Collects now: marks what the last commit's roots reach, compacts segments whose live
-     * share is under the configured utilisation (moving their data to the cold head), and
+     * share is under the configured utilisation (moving their data to the COLD stream), and
      * deletes dead and emptied segment files. Repeats while passes free space (at most 8).
      */
     public GcReport gc() throws IOException {
@@ -1261,34 +1261,7 @@ public final class Store implements AutoCloseable {
 
     /** As {@link #gc()}, compacting segments whose live share is below {@code victimUtilization}. */
     public GcReport gc(double victimUtilization) throws IOException {
-        checkOpen();
-        if (readOnly()) {
-            throw new ReadOnlyException("store " + storage.root() + " is read-only; collection needs write access");
-        }
-        checkFailed();
-        gcMutex.lock();
-        try {
-            GcReport first = null;
-            GcReport last = null;
-            int deleted = 0;
-            long moved = 0;
-            long millis = 0;
-            for (int pass = 0; pass < 8; pass++) {
-                GcReport r = collector.collect(victimUtilization, 256L << 20);
-                first = first == null ? r : first;
-                last = r;
-                deleted += r.segmentsDeleted();
-                moved += r.bytesMoved();
-                millis += r.millis();
-                if (r.segmentsDeleted() == 0) {
-                    break;
-                }
-            }
-            return new GcReport(first.segmentsBefore(), last.segmentsAfter(), deleted, first.bytesBefore(),
-                    last.bytesAfter(), moved, last.liveBytes(), millis);
-        } finally {
-            gcMutex.unlock();
-        }
+        return collectPasses(victimUtilization, -1);
     }
 
     /**
@@ -1299,14 +1272,22 @@ public final class Store implements AutoCloseable {
      * amplification down; {@link #gc()} instead reclaims everything worth reclaiming now.
      */
     public GcReport gcTo(long bytesOnDisk) throws IOException {
+        if (bytesOnDisk < 0) {
+            throw new IllegalArgumentException("a collection target is a size in bytes, not " + bytesOnDisk);
+        }
+        return collectPasses(0.95, bytesOnDisk);
+    }
+
+    /**
+     * Up to 8 collector passes, while they free segments (and, with {@code targetBytes >= 0},
+     * until the files fit it); one report for them all.
+     */
+    private GcReport collectPasses(double victimUtilization, long targetBytes) throws IOException {
         checkOpen();
         if (readOnly()) {
             throw new ReadOnlyException("store " + storage.root() + " is read-only; collection needs write access");
         }
         checkFailed();
-        if (bytesOnDisk < 0) {
-            throw new IllegalArgumentException("a collection target is a size in bytes, not " + bytesOnDisk);
-        }
         gcMutex.lock();
         try {
             GcReport first = null;
@@ -1315,13 +1296,13 @@ public final class Store implements AutoCloseable {
             long moved = 0;
             long millis = 0;
             for (int pass = 0; pass < 8; pass++) {
-                GcReport r = collector.collect(0.95, 256L << 20, bytesOnDisk);
+                GcReport r = collector.collect(victimUtilization, 256L << 20, targetBytes);
                 first = first == null ? r : first;
                 last = r;
                 deleted += r.segmentsDeleted();
                 moved += r.bytesMoved();
                 millis += r.millis();
-                if (r.segmentsDeleted() == 0 || r.bytesAfter() <= bytesOnDisk) {
+                if (r.segmentsDeleted() == 0 || (targetBytes >= 0 && r.bytesAfter() <= targetBytes)) {
                     break;
                 }
             }

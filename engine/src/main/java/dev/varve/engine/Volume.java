@@ -197,20 +197,14 @@ public final class Volume extends MappedDevice {
      * replaced block's birth (its generation; a compaction move keeps it).
      */
     private int streamFor(long lba) throws IOException {
-        long birth;
+        Extent replaced;
         lock.readLock().lock();
         try {
-            long[] b = {-1};
-            map.map(lba, 1, (l, c, e, skip) -> {
-                if (e != null) {
-                    b[0] = e.birth;
-                }
-            });
-            birth = b[0];
+            replaced = map.extentAt(lba);
         } finally {
             lock.readLock().unlock();
         }
-        return birth >= 0 && store.writtenRecently(birth) ? Log.HOT : Log.WARM;
+        return replaced != null && store.writtenRecently(replaced.birth) ? Log.HOT : Log.WARM;
     }
 
     /** Discards a range: whole blocks become holes; partial edge blocks are zeroed in place. */

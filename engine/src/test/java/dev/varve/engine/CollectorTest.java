@@ -235,51 +235,42 @@ class CollectorTest {
 
     @Test
     void commitsWakeTheCollectorLongBeforeItsInterval(@TempDir Path tmp) throws Exception {
-        Path dir = tmp.resolve("s");
         // an interval of an hour: only the commit-time trigger can start a pass within the test
-        StoreOptions o = small().withGcIntervalMillis(3_600_000).withGcGarbageRatio(0.2);
-        try (Store store = Store.create(dir, o)) {
-            Volume v = store.createVolume("v", 8 * MIB);
-            byte[] d = new byte[MIB];
-            for (int pass = 0; pass < 4; pass++) {
-                for (int off = 0; off < 8 * MIB; off += MIB) {
-                    v.write(off, d, 0, d.length);
-                }
-                store.flush();
-            }
-            long written = 4L * 8 * MIB;
-            long deadline = System.nanoTime() + 20_000_000_000L;
-            while (segmentBytes(dir) > written / 2 && System.nanoTime() < deadline) {
-                Thread.sleep(50);
-            }
-            assertTrue(segmentBytes(dir) <= written / 2, "no pass started after the commits: " + segmentBytes(dir)
-                    + " bytes on disk");
+        Path dir = tmp.resolve("s");
+        try (Store store = Store.create(dir, small().withGcIntervalMillis(3_600_000).withGcGarbageRatio(0.2))) {
+            assertReclaimedUnasked(store, dir, "no pass started after the commits");
         }
     }
 
     @Test
     void backgroundCollectorReclaimsWithoutBeingAsked(@TempDir Path tmp) throws Exception {
         Path dir = tmp.resolve("s");
-        StoreOptions o = small().withGcIntervalMillis(50).withGcGarbageRatio(0.2);
-        try (Store store = Store.create(dir, o)) {
-            Volume v = store.createVolume("v", 8 * MIB);
-            byte[] d = new byte[MIB];
-            for (int pass = 0; pass < 4; pass++) {
-                for (int off = 0; off < 8 * MIB; off += MIB) {
-                    v.write(off, d, 0, d.length);
-                }
-                store.flush();
-            }
-            long written = 4L * 8 * MIB;
-            long deadline = System.nanoTime() + 20_000_000_000L;
-            while (segmentBytes(dir) > written / 2 && System.nanoTime() < deadline) {
-                Thread.sleep(50);
-            }
-            assertTrue(segmentBytes(dir) <= written / 2, "the background collector did not reclaim: "
-                    + segmentBytes(dir) + " bytes on disk");
+        try (Store store = Store.create(dir, small().withGcIntervalMillis(50).withGcGarbageRatio(0.2))) {
+            assertReclaimedUnasked(store, dir, "the background collector did not reclaim");
             store.pauseCollector();
             assertTrue(store.collectorPaused());
             store.resumeCollector();
         }
+    }
+
+    /**
+     * Overwrites an 8 MiB volume four times, a flush after each, and waits (20 s at most) for
+     * the collector, never called, to bring the files down to half of what was written.
+     */
+    private static void assertReclaimedUnasked(Store store, Path dir, String failure) throws Exception {
+        Volume v = store.createVolume("v", 8 * MIB);
+        byte[] d = new byte[MIB];
+        for (int pass = 0; pass < 4; pass++) {
+            for (int off = 0; off < 8 * MIB; off += MIB) {
+                v.write(off, d, 0, d.length);
+            }
+            store.flush();
+        }
+        long written = 4L * 8 * MIB;
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        while (segmentBytes(dir) > written / 2 && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        assertTrue(segmentBytes(dir) <= written / 2, failure + ": " + segmentBytes(dir) + " bytes on disk");
     }
 }

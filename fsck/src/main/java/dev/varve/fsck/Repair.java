@@ -537,7 +537,7 @@ final class Repair {
             long id = e.getKey();
             try (StorageFile f = storage.open(SegmentLayout.fileName(id), false)) {
                 boolean meta = holdsRecords(f);
-                f.write(header(id, meta ? SegmentLayout.KIND_META : SegmentLayout.KIND_DATA, s.uuidHi, s.uuidLo), 0);
+                f.write(Log.segmentHeader(id, meta ? SegmentLayout.KIND_META : SegmentLayout.KIND_DATA, s.uuidHi, s.uuidLo), 0);
                 f.force();
                 result.actions.add("rebuilt the header of segment " + id + " (" + (meta ? "meta" : "data")
                         + ", judged from its content): it was damaged (" + e.getValue() + ")");
@@ -565,18 +565,5 @@ final class Repair {
             }
         }
         return false;
-    }
-
-    static ByteBuffer header(long id, int kind, long uuidHi, long uuidLo) {
-        ByteBuffer b = ByteBuffer.allocate(SegmentLayout.HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-        b.putLong(SegmentLayout.MAGIC_OFFSET, SegmentLayout.MAGIC);
-        b.putInt(SegmentLayout.FORMAT_OFFSET, FormatVersion.CURRENT);
-        b.putInt(SegmentLayout.KIND_OFFSET, kind);
-        b.putLong(SegmentLayout.SEGMENT_ID_OFFSET, id);
-        b.putLong(SegmentLayout.UUID_OFFSET, uuidHi);
-        b.putLong(SegmentLayout.UUID_OFFSET + 8, uuidLo);
-        b.putLong(SegmentLayout.CREATED_OFFSET, System.currentTimeMillis());
-        b.putInt(SegmentLayout.CRC_OFFSET, Survey.crc(b, SegmentLayout.CRC_OFFSET));
-        return b;
     }
 }

@@ -58,6 +58,22 @@ public final class ExtentMap {
         }
     }
 
+    /** The extent holding block {@code lba}, or null when it is a hole. */
+    public Extent extentAt(long lba) throws IOException {
+        Extent[] found = {null};
+        tree.scan(lba, (key, e) -> {
+            if (key > lba) {
+                return false;
+            }
+            if (key + e.blocks > lba) {
+                found[0] = e;
+                return false;
+            }
+            return true;
+        });
+        return found[0];
+    }
+
     /** Maps {@code [lba, lba+e.blocks)} to {@code e}, replacing whatever was there. */
     public void insert(long lba, Extent e) throws IOException {
         punch(lba, e.blocks);

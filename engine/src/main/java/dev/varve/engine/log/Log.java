@@ -127,6 +127,20 @@ public final class Log implements Closeable {
         return (int) c.getValue();
     }
 
+    /** The header of segment {@code id} of a store, checksummed (also what fsck's repair writes). */
+    public static ByteBuffer segmentHeader(long id, int kind, long uuidHi, long uuidLo) {
+        ByteBuffer b = ByteBuffer.allocate(SegmentLayout.HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        b.putLong(SegmentLayout.MAGIC_OFFSET, SegmentLayout.MAGIC);
+        b.putInt(SegmentLayout.FORMAT_OFFSET, FormatVersion.CURRENT);
+        b.putInt(SegmentLayout.KIND_OFFSET, kind);
+        b.putLong(SegmentLayout.SEGMENT_ID_OFFSET, id);
+        b.putLong(SegmentLayout.UUID_OFFSET, uuidHi);
+        b.putLong(SegmentLayout.UUID_OFFSET + 8, uuidLo);
+        b.putLong(SegmentLayout.CREATED_OFFSET, System.currentTimeMillis());
+        b.putInt(SegmentLayout.CRC_OFFSET, crc(b, 0, SegmentLayout.CRC_OFFSET));
+        return b;
+    }
+
     /** Creates a new segment file with its header, durable together with its directory entry. */
     Segment createSegment(int kind) throws IOException {
         long id;
@@ -141,15 +155,7 @@ public final class Log implements Closeable {
         }
         String name = SegmentLayout.fileName(id);
         StorageFile f = storage.open(name, true);
-        ByteBuffer b = ByteBuffer.allocate(SegmentLayout.HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-        b.putLong(SegmentLayout.MAGIC_OFFSET, SegmentLayout.MAGIC);
-        b.putInt(SegmentLayout.FORMAT_OFFSET, FormatVersion.CURRENT);
-        b.putInt(SegmentLayout.KIND_OFFSET, kind);
-        b.putLong(SegmentLayout.SEGMENT_ID_OFFSET, id);
-        b.putLong(SegmentLayout.UUID_OFFSET, uuidHi);
-        b.putLong(SegmentLayout.UUID_OFFSET + 8, uuidLo);
-        b.putLong(SegmentLayout.CREATED_OFFSET, System.currentTimeMillis());
-        b.putInt(SegmentLayout.CRC_OFFSET, crc(b, 0, SegmentLayout.CRC_OFFSET));
+        ByteBuffer b = segmentHeader(id, kind, uuidHi, uuidLo);
         appended.addAndGet(b.remaining());
         try {
             f.write(b, 0);
@@ -205,11 +211,6 @@ public final class Log implements Closeable {
 
     public long allocateData(int bytes, int align) throws IOException {
         return allocateData(bytes, align, HOT);
-    }
-
-    /** As {@link #allocateData(int, int, int)}: the COLD stream when {@code cold}, else HOT. */
-    public long allocateData(int bytes, int align, boolean cold) throws IOException {
-        return allocateData(bytes, align, cold ? COLD : HOT);
     }
 
     /**
@@ -313,14 +314,6 @@ public final class Log implements Closeable {
             }
         }
         return out;
-    }
-
-    /** The id of the segment data is being written to in {@code stream}, or -1 when none is open. */
-    public long dataHeadId(int stream) {
-        synchronized (dataLock) {
-            Segment s = dataHeads[stream];
-            return s == null ? -1 : s.id;
-        }
     }
 
     /**
