@@ -62,7 +62,7 @@ final class Diff {
      */
     static Result between(Store store, String from, String to) throws IOException {
         if (from.indexOf('@') < 0 || to.indexOf('@') < 0) {
-            store.flush(); // a head's writes so far are in its next committed root
+            store.commit(); // a head's writes so far are in its committed root
         }
         // taken before the roots are read: no segment they point into can be deleted under the walk
         store.reclaimLock().readLock().lock();

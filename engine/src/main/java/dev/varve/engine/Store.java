@@ -11,6 +11,7 @@ import dev.varve.engine.catalog.Catalog;
 import dev.varve.engine.catalog.CatalogEntry;
 import dev.varve.engine.catalog.Superblock;
 import dev.varve.engine.format.FormatVersion;
+import dev.varve.engine.format.IntentLayout;
 import dev.varve.engine.format.RecordLayout;
 import dev.varve.engine.format.SuperblockLayout;
 import dev.varve.engine.io.Storage;
@@ -44,6 +45,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.agrona.collections.LongArrayList;
+import org.agrona.concurrent.UnsafeBuffer;
 
 /**
  * A Varve store: a directory holding a log of segment files and two superblock copies, with
@@ -81,7 +84,14 @@ public final class Store implements AutoCloseable {
     private final ReentrantLock commitMutex = new ReentrantLock();
     private final Map<Long, Volume> heads = new ConcurrentHashMap<>();
     private final Set<Volume> dirtyVolumes = ConcurrentHashMap.newKeySet();
-    private final List<long[]> summary = Collections.synchronizedList(new ArrayList<>());
+    /** Volumes with writes or trims in no intent record or commit yet ({@link Volume#ops}). */
+    private final Set<Volume> loggedVolumes = ConcurrentHashMap.newKeySet();
+    /** Intent records written since this store was opened (tests and {@code info}). */
+    private final AtomicLong intentRecords = new AtomicLong();
+    /** Intent records since the last commit (their sequence numbers); under the commit mutex. */
+    private int intentsSinceCommit;
+    /** Data written in the open group, four longs per run (address, lba, blocks, lineage); guarded by itself. */
+    private final LongArrayList summary = new LongArrayList();
     private final AtomicLong dirtyBytes = new AtomicLong();
     private final ScheduledExecutorService timer;
     private final ScheduledExecutorService gcTimer;
@@ -246,10 +256,19 @@ public final class Store implements AutoCloseable {
             CommitInfo start = Recovery.readCommit(log, sb.commitAddress(), sb.commitLength());
             Recovery.Result r = Recovery.rollForward(log, start);
             CommitInfo last = r.last();
-            log.setMetaHead(LogAddress.segment(last.address()), LogAddress.offset(last.address()) + last.length());
+            // the next record goes after the intents of the last commit, never over them
+            log.setMetaHead(LogAddress.segment(last.address()), r.end());
             StorageFile sbf = options.readOnly() ? null : storage.open(SuperblockLayout.FILE_NAME, false);
             Store s = new Store(options, storage, lock, log, sb, last, r.tailAfterLast(), sbf);
-            if (!options.readOnly() && r.commitsReplayed() > 0) {
+            if (!r.intents().isEmpty()) {
+                try {
+                    s.replayIntents(r.intents());
+                } catch (IOException | RuntimeException e) {
+                    s.abandon();
+                    throw e;
+                }
+            }
+            if (!options.readOnly() && (r.commitsReplayed() > 0 || !r.intents().isEmpty())) {
                 s.writeSuperblock();
             }
             return s;
@@ -259,6 +278,23 @@ public final class Store implements AutoCloseable {
             }
             lock.close();
             throw e;
+        }
+    }
+
+    /** Stops a store that failed to open, writing nothing; the caller closes the log and lock. */
+    private void abandon() {
+        closed = true;
+        for (ExecutorService e : new ExecutorService[] {timer, syncer, gcTimer}) {
+            if (e != null) {
+                e.shutdown();
+            }
+        }
+        try {
+            if (superblockFile != null) {
+                superblockFile.close();
+            }
+        } catch (IOException ignored) {
+            // already failing
         }
     }
 
@@ -349,8 +385,14 @@ public final class Store implements AutoCloseable {
     void wrote(Volume v, long address, long lba, int blocks, long bytes) {
         userBytes.addAndGet(bytes);
         dirtyVolumes.add(v);
+        loggedVolumes.add(v);
         if (blocks > 0) {
-            summary.add(new long[] {address, lba, blocks, v.entry.lineage});
+            synchronized (summary) {
+                summary.addLong(address);
+                summary.addLong(lba);
+                summary.addLong(blocks);
+                summary.addLong(v.entry.lineage);
+            }
         }
         dirtyBytes.addAndGet(bytes);
         churn.addAndGet(bytes);
@@ -505,6 +547,9 @@ public final class Store implements AutoCloseable {
 
     private void checkFailed() throws StoreFailedException {
         IOException f = failure;
+        if (f == null) {
+            f = log.windowFailure();
+        }
         if (f != null) {
             throw new StoreFailedException("store " + storage.root() + " had a failed write or fsync (" + f.getMessage()
                     + "); nothing after its last durable commit is guaranteed; close and reopen it", f);
@@ -519,7 +564,12 @@ public final class Store implements AutoCloseable {
         T apply() throws IOException;
     }
 
-    /** Makes every write that completed before this call durable (group commit). */
+    /**
+     * Makes every write that completed before this call durable (group commit). With only
+     * volume writes pending it logs them as intent records and forces them with the data, one
+     * small record per flush rather than every changed tree node; the next commit (the timer,
+     * the dirty-bytes limit, a catalog change or close) writes the trees.
+     */
     public void flush() throws IOException {
         checkOpen();
         if (readOnly) {
@@ -529,13 +579,178 @@ public final class Store implements AutoCloseable {
         long target = openGeneration;
         commitMutex.lock();
         try {
-            if (durableGeneration >= target || (dirtyVolumes.isEmpty() && !dirtyCatalog)) {
+            if (durableGeneration >= target || (loggedVolumes.isEmpty() && !dirtyCatalog)) {
+                return;
+            }
+            if (options.intentLog() && !dirtyCatalog && !rollMeta && logIntents()) {
                 return;
             }
             commitLocked(null);
         } finally {
             commitMutex.unlock();
         }
+    }
+
+    /**
+     * Writes every changed tree and the catalog as one durable transaction group, as the
+     * commit timer does (ZFS's {@code zpool sync}). A {@link #flush()} is enough for
+     * durability; this is for callers that need the committed roots to hold every write so
+     * far: diff and send of a head, an explicit collection, exact space accounting.
+     */
+    public void commit() throws IOException {
+        checkOpen();
+        if (readOnly()) {
+            return;
+        }
+        checkFailed();
+        commit(false);
+    }
+
+    /** Intent bytes past which a flush commits instead (recovery replays at most this much). */
+    private static final long MAX_INTENT_BYTES = 64L << 20;
+
+    /**
+     * Logs every write and trim no intent record or commit holds yet, under the commit mutex:
+     * taken with no write in flight, then the data segments they were written to are forced,
+     * then the records, then the meta segment. Returns false, having changed nothing, when the
+     * records would not fit in the meta head (a commit then moves the log on instead).
+     */
+    private boolean logIntents() throws IOException {
+        List<IntentOps.Taken> taken = new ArrayList<>();
+        List<Segment> data;
+        Log.DetachedWindows windows;
+        MetaBatch batch;
+        long gen;
+        txgLock.writeLock().lock();
+        try {
+            long bytes = 0;
+            for (Volume v : loggedVolumes) {
+                bytes += v.ops.length() + IntentLayout.GROUP_HEADER_BYTES;
+            }
+            long records = bytes / (IntentLayout.MAX_PAYLOAD / 2) + 1;
+            long estimate = bytes + records * (RecordLayout.HEADER_BYTES + IntentLayout.GROUPS_START
+                    + RecordLayout.ALIGNMENT + 2L * IntentLayout.writeOpBytes(Extent.MAX_BLOCKS));
+            if (estimate > MAX_INTENT_BYTES || !log.metaHeadHasRoom(estimate)) {
+                return false;
+            }
+            for (Volume v : loggedVolumes) {
+                if (v.destroyed) {
+                    v.ops.clear();
+                } else if (v.ops.length() > 0) {
+                    taken.add(new IntentOps.Taken(v.id(), v.ops.take()));
+                }
+            }
+            loggedVolumes.clear();
+            gen = openGeneration;
+            windows = log.detachWindows();
+            data = log.takeUnforcedData();
+            batch = log.beginBatch(gen);
+            List<byte[]> payloads = IntentOps.payloads(lastCommit.address(), intentsSinceCommit, taken);
+            for (int i = 0; i < payloads.size(); i++) {
+                byte[] payload = payloads.get(i);
+                byte flags = i == payloads.size() - 1 ? IntentLayout.FLAG_FLUSH_END : 0;
+                batch.append(RecordLayout.TYPE_INTENT, flags, 0, payload.length, (b, o) -> b.putBytes(o, payload));
+            }
+            intentsSinceCommit += payloads.size();
+            intentRecords.addAndGet(payloads.size());
+        } catch (IOException | RuntimeException e) {
+            failure = e instanceof IOException io ? io : new IOException(e);
+            throw e;
+        } finally {
+            txgLock.writeLock().unlock();
+        }
+        makeDurable(windows, data, batch, "logging the writes of generation " + gen);
+        return true;
+    }
+
+    /**
+     * The durable half of a flush or a commit, after its capture: the windows reach their
+     * segments, the data segments are forced (the data records point at is durable before
+     * they can be), then the records are written and the meta segment forced, the one fsync
+     * that makes them durable. A failed write or fsync is never retried and called good: the
+     * store refuses further flushes until reopened.
+     */
+    private void makeDurable(Log.DetachedWindows windows, List<Segment> data, MetaBatch batch, String doing)
+            throws IOException {
+        try {
+            windows.write();
+            for (Segment s : data) {
+                s.file.force();
+            }
+            batch.write().file.force();
+        } catch (IOException e) {
+            failure = Log.translateIo(e, doing);
+            throw failure;
+        }
+    }
+
+    /** Intent records written since the store was opened. */
+    public long intentRecordsWritten() {
+        return intentRecords.get();
+    }
+
+    /**
+     * Replays the intent records recovery found after the last commit into the volume heads,
+     * in log order; a read-write store then commits them at once, so they are in trees before
+     * anything is appended after them.
+     */
+    private void replayIntents(List<long[]> intents) throws IOException {
+        txgLock.readLock().lock();
+        try {
+            replayLocked(intents);
+        } finally {
+            txgLock.readLock().unlock();
+        }
+        if (!readOnly) {
+            commitMutex.lock();
+            try {
+                commitLocked(null);
+            } finally {
+                commitMutex.unlock();
+            }
+        }
+    }
+
+    private void replayLocked(List<long[]> intents) throws IOException {
+        for (long[] at : intents) {
+            long address = at[0];
+            UnsafeBuffer rec = log.readRecord(address, (int) at[1]);
+            long gen = rec.getLong(RecordLayout.GENERATION_OFFSET);
+            Path file = log.segment(LogAddress.segment(address)).file.path();
+            String bad = IntentOps.replay(rec, RecordLayout.HEADER_BYTES, (int) at[1] - RecordLayout.HEADER_BYTES,
+                    new IntentOps.Replay() {
+                        @Override
+                        public void write(long volumeId, long lba, int blocks, long addr, int[] crcs) throws IOException {
+                            Volume v = replayTarget(volumeId, lba, blocks, file, address);
+                            v.map.insert(lba, new Extent(blocks, addr, gen, crcs));
+                            wrote(v, addr, lba, blocks, (long) blocks * v.blockSize);
+                        }
+
+                        @Override
+                        public void trim(long volumeId, long lba, long count) throws IOException {
+                            Volume v = replayTarget(volumeId, lba, count, file, address);
+                            v.map.punch(lba, count);
+                            wrote(v, 0, lba, 0, 0);
+                        }
+                    });
+            if (bad != null) {
+                throw new CorruptionException(file, address, bad);
+            }
+        }
+        loggedVolumes.clear();
+    }
+
+    private Volume replayTarget(long volumeId, long lba, long blocks, Path file, long address) throws IOException {
+        CatalogEntry e = catalog.get(volumeId);
+        if (e == null || !e.isVolume()) {
+            throw new CorruptionException(file, address, "an intent record names volume id " + volumeId
+                    + ", which the last commit's catalog does not hold as a volume");
+        }
+        if (lba < 0 || blocks < 0 || lba + blocks > e.size / e.blockSize) {
+            throw new CorruptionException(file, address, "an intent record names blocks " + lba + "+" + blocks
+                    + " of volume '" + e.name + "', past its end");
+        }
+        return head(e);
     }
 
     private void commit(boolean force) throws IOException {
@@ -584,6 +799,7 @@ public final class Store implements AutoCloseable {
         MetaBatch batch;
         CommitInfo info;
         List<Segment> dataToForce;
+        Log.DetachedWindows windows;
         T result = null;
         IOException changeError = null;
         RuntimeException changeBug = null;
@@ -617,6 +833,12 @@ public final class Store implements AutoCloseable {
                 }
             }
             dirtyVolumes.clear();
+            // every write is in a tree of this group now: intent records before it are obsolete
+            for (Volume v : loggedVolumes) {
+                v.ops.clear();
+            }
+            loggedVolumes.clear();
+            intentsSinceCommit = 0;
             if (change != null) {
                 try {
                     result = change.apply();
@@ -629,6 +851,7 @@ public final class Store implements AutoCloseable {
             TreePointer catalogRoot = catalog.commit(batch);
             info = batch.appendCommit(lastCommit.address(), catalogRoot, catalog.nextId());
             cache.pin(batch.writtenNodes());
+            windows = log.detachWindows();
             dataToForce = log.takeDirtyData();
             // from here on, a data segment not written again (Log.unsettled) holds only writes
             // this commit covers
@@ -654,19 +877,7 @@ public final class Store implements AutoCloseable {
         } finally {
             txgLock.writeLock().unlock();
         }
-        try {
-            // the data a commit points at must be durable before its commit record can be
-            for (Segment s : dataToForce) {
-                s.file.force();
-            }
-            Segment last = batch.write();
-            // the one fsync that makes this transaction group durable; a failed fsync is never
-            // retried and called good (the store refuses further flushes until reopened)
-            last.file.force();
-        } catch (IOException e) {
-            failure = Log.translateIo(e, "committing generation " + gen);
-            throw failure;
-        }
+        makeDurable(windows, dataToForce, batch, "committing generation " + gen);
         cache.unpin(batch.writtenNodes());
         lastCommit = info;
         durableGeneration = gen;
@@ -684,22 +895,23 @@ public final class Store implements AutoCloseable {
     }
 
     private void writeSummary(MetaBatch batch) throws IOException {
-        List<long[]> entries;
+        long[] e;
         synchronized (summary) {
-            entries = new ArrayList<>(summary);
+            e = summary.toLongArray();
             summary.clear();
         }
-        for (int i = 0; i < entries.size(); i += SUMMARY_ENTRIES_PER_RECORD) {
-            List<long[]> part = entries.subList(i, Math.min(entries.size(), i + SUMMARY_ENTRIES_PER_RECORD));
-            int n = part.size();
+        int entries = e.length / 4;
+        for (int i = 0; i < entries; i += SUMMARY_ENTRIES_PER_RECORD) {
+            int first = i;
+            int n = Math.min(entries - i, SUMMARY_ENTRIES_PER_RECORD);
             batch.append(RecordLayout.TYPE_DATA_SUMMARY, 0, 4 + n * 28, (b, o) -> {
                 b.putInt(o, n);
                 int p = o + 4;
-                for (long[] e : part) {
-                    b.putLong(p, e[0]);
-                    b.putLong(p + 8, e[1]);
-                    b.putInt(p + 16, (int) e[2]);
-                    b.putLong(p + 20, e[3]);
+                for (int k = first * 4; k < (first + n) * 4; k += 4) {
+                    b.putLong(p, e[k]);
+                    b.putLong(p + 8, e[k + 1]);
+                    b.putInt(p + 16, (int) e[k + 2]);
+                    b.putLong(p + 20, e[k + 3]);
                     p += 28;
                 }
             });
@@ -1251,7 +1463,7 @@ public final class Store implements AutoCloseable {
     // ------------------------------------------------------------------ collector
 
     /**
-     * Collects now: marks what the last commit's roots reach, compacts segments whose live
+     * Collects now: commits, then marks what the last commit's roots reach, compacts segments whose live
      * share is under the configured utilisation (moving their data to the COLD stream), and
      * deletes dead and emptied segment files. Repeats while passes free space (at most 8).
      */
@@ -1288,6 +1500,8 @@ public final class Store implements AutoCloseable {
             throw new ReadOnlyException("store " + storage.root() + " is read-only; collection needs write access");
         }
         checkFailed();
+        // what was overwritten since the last commit is garbage only once the trees are written
+        commit();
         gcMutex.lock();
         try {
             GcReport first = null;
@@ -1409,9 +1623,13 @@ public final class Store implements AutoCloseable {
         }
     }
 
-    /** Live bytes, garbage and what a collection would reclaim, from a mark of the last commit. */
+    /**
+     * Live bytes, garbage and what a collection would reclaim, from a mark of a commit of every
+     * write so far (it commits first).
+     */
     public SpaceSummary spaceSummary() throws IOException {
         checkOpen();
+        commit();
         Collector.Mark m = collector.mark();
         long reclaimable = 0;
         for (var e : m.sizes.entrySet()) {
@@ -1428,9 +1646,10 @@ public final class Store implements AutoCloseable {
         return new SpaceSummary(m.totalBytes(), m.liveBytes(), m.garbage(), reclaimable);
     }
 
-    /** Referenced and exclusive bytes of every volume and snapshot, by name. */
+    /** Referenced and exclusive bytes of every volume and snapshot, by name, after a commit of every write so far. */
     public List<SpaceInfo> space() throws IOException {
         checkOpen();
+        commit();
         Map<Long, long[]> s = collector.space();
         return reading(() -> {
             List<SpaceInfo> out = new ArrayList<>();
@@ -1694,7 +1913,7 @@ public final class Store implements AutoCloseable {
 
     /** True when the head has no change since the snapshot it stands on, or since {@code baseId}. */
     boolean headUnchanged(String volume, long baseId) throws IOException {
-        flush();
+        commit();
         return reading(() -> headAt(volumeEntry(volume), baseId));
     }
 

@@ -23,53 +23,56 @@ import java.util.function.Function;
  *                         cannot be read back from the disk (costs a write of each reclaimed byte)
  * @param maxSizeBytes     a cap on the store's segment files (0 = only the disk's size); a
  *                         reserve under it is kept for commits, snapshots, destroy and the collector
+ * @param intentLog        a flush with only volume writes pending logs them as intent records
+ *                         instead of committing every changed tree (default on; off makes every
+ *                         flush a full commit, as tests of the commit path want)
  */
 public record StoreOptions(long segmentSize, long nodeCacheBytes, long commitIntervalMillis,
                            long dirtyBytesLimit, boolean readOnly,
                            Function<Path, Storage> storageFactory, long gcIntervalMillis,
                            double gcGarbageRatio, double gcVictimUtilization, boolean wipeOnReclaim,
-                           long maxSizeBytes) {
+                           long maxSizeBytes, boolean intentLog) {
 
     public static final long DEFAULT_SEGMENT_SIZE = 64L << 20;
 
     public static StoreOptions defaults() {
         return new StoreOptions(DEFAULT_SEGMENT_SIZE, 64L << 20, 5000, 256L << 20, false, FileStorage::new,
-                30_000, 0.25, 0.75, false, 0);
+                30_000, 0.25, 0.75, false, 0, true);
     }
 
     public StoreOptions withSegmentSize(long v) {
         return new StoreOptions(v, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly, storageFactory,
-                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes);
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog);
     }
 
     public StoreOptions withNodeCacheBytes(long v) {
         return new StoreOptions(segmentSize, v, commitIntervalMillis, dirtyBytesLimit, readOnly, storageFactory,
-                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes);
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog);
     }
 
     public StoreOptions withCommitIntervalMillis(long v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, v, dirtyBytesLimit, readOnly, storageFactory,
-                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes);
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog);
     }
 
     public StoreOptions withDirtyBytesLimit(long v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, v, readOnly, storageFactory,
-                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes);
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog);
     }
 
     public StoreOptions withReadOnly(boolean v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, v, storageFactory,
-                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes);
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog);
     }
 
     public StoreOptions withStorage(Function<Path, Storage> v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly, v,
-                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes);
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog);
     }
 
     public StoreOptions withGcIntervalMillis(long v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
-                storageFactory, v, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes);
+                storageFactory, v, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog);
     }
 
     public StoreOptions withGcGarbageRatio(double v) {
@@ -77,7 +80,7 @@ public record StoreOptions(long segmentSize, long nodeCacheBytes, long commitInt
             throw new IllegalArgumentException("gc garbage ratio must be between 0 and 1, got " + v);
         }
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
-                storageFactory, gcIntervalMillis, v, gcVictimUtilization, wipeOnReclaim, maxSizeBytes);
+                storageFactory, gcIntervalMillis, v, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog);
     }
 
     public StoreOptions withGcVictimUtilization(double v) {
@@ -85,12 +88,12 @@ public record StoreOptions(long segmentSize, long nodeCacheBytes, long commitInt
             throw new IllegalArgumentException("gc victim utilisation must be in (0, 1], got " + v);
         }
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
-                storageFactory, gcIntervalMillis, gcGarbageRatio, v, wipeOnReclaim, maxSizeBytes);
+                storageFactory, gcIntervalMillis, gcGarbageRatio, v, wipeOnReclaim, maxSizeBytes, intentLog);
     }
 
     public StoreOptions withWipeOnReclaim(boolean v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
-                storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, v, maxSizeBytes);
+                storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, v, maxSizeBytes, intentLog);
     }
 
     public StoreOptions withMaxSizeBytes(long v) {
@@ -99,6 +102,11 @@ public record StoreOptions(long segmentSize, long nodeCacheBytes, long commitInt
                     + 8 * segmentSize + " bytes), got " + v);
         }
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
-                storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, v);
+                storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, v, intentLog);
+    }
+
+    public StoreOptions withIntentLog(boolean v) {
+        return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
+                storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, v);
     }
 }

@@ -20,6 +20,8 @@ import java.util.zip.CRC32C;
 public final class Volume extends MappedDevice {
     final CatalogEntry entry;
     volatile boolean destroyed;
+    /** Writes and trims not yet in an intent record or a commit; under {@code lock}'s write lock. */
+    final IntentOps ops = new IntentOps();
 
     /** Block groups of {@link #GROUP_BLOCKS} blocks, striped over a fixed set of locks. */
     private static final int GROUP_BLOCKS = 64;
@@ -174,6 +176,7 @@ public final class Volume extends MappedDevice {
                 lock.writeLock().lock();
                 try {
                     map.insert(firstLba + done, new Extent(n, addr, gen, crcs));
+                    ops.write(firstLba + done, n, addr, crcs);
                 } catch (IOException e) {
                     // an earlier run of this write is in the map already: the write is torn
                     throw done > 0 ? store.writeFailed(e) : e;
@@ -270,6 +273,7 @@ public final class Volume extends MappedDevice {
                 lock.writeLock().lock();
                 try {
                     map.punch(firstFull, endFull - firstFull);
+                    ops.trim(firstFull, endFull - firstFull);
                 } finally {
                     lock.writeLock().unlock();
                 }

@@ -87,7 +87,7 @@ class CollectorTest {
                     v.write(off, d, 0, d.length);
                     System.arraycopy(d, 0, model, off, d.length);
                 }
-                store.flush();
+                store.commit();
             }
             assertTrue(segmentBytes(dir) > 3L * size, "three full passes were written: " + segmentBytes(dir));
             store.gc();
@@ -166,7 +166,7 @@ class CollectorTest {
             Volume v = store.createVolume("v", model.length);
             rnd.nextBytes(model);
             v.write(0, model, 0, model.length);
-            store.flush();
+            store.commit();
             // overwrite half of it in scattered 64 KiB pieces: every segment keeps some live data
             byte[] piece = new byte[64 << 10];
             for (int i = 0; i < 192; i++) {
@@ -175,7 +175,7 @@ class CollectorTest {
                 v.write(at, piece, 0, piece.length);
                 System.arraycopy(piece, 0, model, at, piece.length);
             }
-            store.flush();
+            store.commit();
             long before = store.info().bytesOnDisk();
             assertThrows(IllegalArgumentException.class, () -> store.gcTo(-1));
             GcReport none = store.gcTo(before);
@@ -205,7 +205,7 @@ class CollectorTest {
             byte[] d = new byte[30 * 4096];
             new Random(4).nextBytes(d);
             v.write(10 * 4096L, d, 0, d.length);
-            store.flush();
+            store.commit();
             Map<String, SpaceInfo> s = byName(store.space());
             assertEquals(100 * 4096L, s.get("v").referenced());
             assertEquals(100 * 4096L, s.get("v@s1").referenced());
@@ -218,7 +218,7 @@ class CollectorTest {
             assertEquals(100 * 4096L, s.get("c").referenced());
             assertEquals(4 * MIB, s.get("c").logical());
             store.volume("c").trim(0, 4 * MIB);
-            store.flush();
+            store.commit();
             s = byName(store.space());
             assertEquals(0, s.get("c").referenced());
             assertEquals(30 * 4096L, s.get("v@s1").exclusive());
@@ -254,7 +254,7 @@ class CollectorTest {
     }
 
     /**
-     * Overwrites an 8 MiB volume four times, a flush after each, and waits (20 s at most) for
+     * Overwrites an 8 MiB volume four times, a commit after each, and waits (20 s at most) for
      * the collector, never called, to bring the files down to half of what was written.
      */
     private static void assertReclaimedUnasked(Store store, Path dir, String failure) throws Exception {
@@ -264,7 +264,7 @@ class CollectorTest {
             for (int off = 0; off < 8 * MIB; off += MIB) {
                 v.write(off, d, 0, d.length);
             }
-            store.flush();
+            store.commit();
         }
         long written = 4L * 8 * MIB;
         long deadline = System.nanoTime() + 20_000_000_000L;

@@ -28,6 +28,13 @@ final class CommitContent {
     final Map<Long, Set<Integer>> treeDamage = new HashMap<>();
     /** Entry id -> findings in its properties blob. */
     final Map<Long, Set<Integer>> propertyDamage = new HashMap<>();
+    /**
+     * Volume id -> findings in the intent records opening replays after this commit (0 for
+     * those no volume of the catalog can be named for); empty when none are pending.
+     */
+    final Map<Long, Set<Integer>> intentDamage = new HashMap<>();
+    /** The intent records opening replays after this commit, or null (none, or not the end of the log). */
+    PendingWrites pending;
     /** Finding -> name -> ranges it affects, in the order found. */
     final Map<Integer, Map<String, Ranges>> affected = new LinkedHashMap<>();
 
@@ -39,8 +46,17 @@ final class CommitContent {
         return catalogDamage.isEmpty();
     }
 
-    /** Everything this commit reaches verifies. */
+    /** Everything this commit reaches, and every write pending after it, verifies. */
     boolean clean() {
+        return committedClean() && intentDamage.isEmpty();
+    }
+
+    /**
+     * Everything the commit itself reaches verifies (its catalog, trees, data and properties;
+     * committed data the pending writes a repair keeps cover is not what opening shows, and
+     * does not count).
+     */
+    boolean committedClean() {
         return catalogDamage.isEmpty() && catalogStructure.isEmpty() && treeDamage.isEmpty() && propertyDamage.isEmpty();
     }
 

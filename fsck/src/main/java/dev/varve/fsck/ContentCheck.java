@@ -27,7 +27,9 @@ import org.agrona.concurrent.UnsafeBuffer;
  * Checks what a commit reaches: the catalog tree and its entries, every volume's and
  * snapshot's extent tree (key order, balance, no overlapping extents, extents inside the
  * volume, every pointer landing on a record of the right kind, length and generation), the
- * data blocks (through {@link DataCheck}) and the properties blobs.
+ * data blocks (through {@link DataCheck}) and the properties blobs; for the commit the log ends
+ * at, also the writes pending after it in intent records ({@link PendingWrites}), which are part
+ * of what opening shows: committed data they replace is not.
  *
  * <p>Nodes are immutable, so each subtree is checked once and its outcome remembered by
  * address: trees that share subtrees (snapshots, clones, and the commits a repair looks back
@@ -100,6 +102,15 @@ final class ContentCheck {
 
     /** Checks everything {@code c} reaches. Damage is recorded, never thrown. */
     CommitContent check(CommitInfo c) throws IOException {
+        return check(c, List.of());
+    }
+
+    /**
+     * Checks everything {@code c} reaches, and the intent records opening replays after it
+     * ({address, length} in log order, as {@link dev.varve.engine.log.Recovery#rollForward}
+     * returns them; empty for any commit but the one the log ends at).
+     */
+    CommitContent check(CommitInfo c, List<long[]> intents) throws IOException {
         CommitContent out = new CommitContent(c);
         liveSegments.add(LogAddress.segment(c.address()));
         refer(c.address());
@@ -123,10 +134,18 @@ final class ContentCheck {
             checkTree(out, e);
             checkProperties(out, e);
         }
+        if (!intents.isEmpty()) {
+            out.pending = PendingWrites.check(log, findings, data, out, intents, this);
+        }
         data.flush();
+        Map<Long, CommitContent.Ranges> covered = Map.of();
+        if (out.pending != null) {
+            out.pending.attribute(out, data);
+            covered = out.pending.coveredBlocks();
+        }
         if (data.anyDamage()) {
             for (CatalogEntry e : out.entries) {
-                attributeData(out, e);
+                attributeData(out, e, covered.get(e.id));
             }
         }
         return out;
@@ -160,6 +179,12 @@ final class ContentCheck {
         long seg = LogAddress.segment(address);
         referenced.add(seg);
         maxSegment = Math.max(maxSegment, seg);
+    }
+
+    /** Data a pending write names: live, like the data of an extent in a tree. */
+    void referData(long address) {
+        refer(address);
+        liveSegments.add(LogAddress.segment(address));
     }
 
     // ------------------------------------------------------------------ trees
@@ -446,8 +471,12 @@ final class ContentCheck {
 
     // ------------------------------------------------------------------ data
 
-    /** Which blocks of this entry's tree the failed data blocks are. */
-    private void attributeData(CommitContent out, CatalogEntry e) throws IOException {
+    /**
+     * Which blocks of this entry's tree the failed data blocks are. Blocks in {@code covered}
+     * (those pending writes and trims a repair keeps replace) are not what opening shows there,
+     * and are left out.
+     */
+    private void attributeData(CommitContent out, CatalogEntry e, CommitContent.Ranges covered) throws IOException {
         if (e.root.isEmpty()) {
             return;
         }
@@ -459,7 +488,27 @@ final class ContentCheck {
         long blocks = e.size / bs;
         long[] t = dataDamage(e.root.address(), e.root.length(), e.root.generation(), bs);
         for (int i = 0; i < t.length; i += 3) {
-            entryDamage(out, e, (int) t[i], out.name(e), Math.max(0, t[i + 1]), Math.min(blocks, t[i + 2]), bs);
+            long lo = Math.max(0, t[i + 1]);
+            long hi = Math.min(blocks, t[i + 2]);
+            if (covered == null || lo >= hi) {
+                entryDamage(out, e, (int) t[i], out.name(e), lo, hi, bs);
+                continue;
+            }
+            // only the pieces no pending write or trim replaces
+            long at = lo;
+            var c = covered.map.floorEntry(lo);
+            if (c != null && c.getValue() > at) {
+                at = c.getValue();
+            }
+            for (var x : covered.map.subMap(lo, true, hi, false).entrySet()) {
+                if (x.getKey() > at) {
+                    entryDamage(out, e, (int) t[i], out.name(e), at, Math.min(hi, x.getKey()), bs);
+                }
+                at = Math.max(at, x.getValue());
+            }
+            if (at < hi) {
+                entryDamage(out, e, (int) t[i], out.name(e), at, hi, bs);
+            }
         }
     }
 

@@ -22,8 +22,11 @@ import java.nio.file.StandardOpenOption;
  * end); the catalog (unique names, parents exist, no cycles); every tree reachable from the
  * current commit (key order, balance, no overlapping extents, extents inside the volume,
  * pointers landing on records of the right kind, length and generation); every data block's
- * checksum unless {@code fast}; every properties blob. Each problem says which volumes and
- * snapshots, and which byte ranges of them, it affects.
+ * checksum unless {@code fast}; every properties blob; the intent records opening replays after
+ * the last commit (writes flushes made durable before a commit held them: each record decodes
+ * and names volumes and blocks that exist, and unless {@code fast} every data block it names
+ * matches its checksum), and damage among them that loses writes a flush acknowledged. Each
+ * problem says which volumes and snapshots, and which byte ranges of them, it affects.
  *
  * <p>A repair ({@link #repair}) goes back to the newest commit whose whole content verifies,
  * or with salvage keeps every volume and snapshot that verifies; see {@link Repair} and the

@@ -1,9 +1,11 @@
 package dev.varve.fsck;
 
 import dev.varve.engine.LogAddress;
+import dev.varve.engine.btree.Extent;
 import dev.varve.engine.btree.TreePointer;
 import dev.varve.engine.catalog.Catalog;
 import dev.varve.engine.format.CommitLayout;
+import dev.varve.engine.format.IntentLayout;
 import dev.varve.engine.format.RecordLayout;
 import dev.varve.engine.format.SegmentLayout;
 import dev.varve.engine.io.StorageFile;
@@ -31,6 +33,11 @@ import org.agrona.concurrent.UnsafeBuffer;
  * each carries its own checksum), so damage in the middle of a segment does not hide what
  * follows it. Like recovery, it stops reading a segment at a next-segment record: what lies
  * after one is a torn group the log went around.
+ *
+ * <p>Intent records ({@link IntentLayout}) belong to no transaction group: they follow a commit
+ * directly in its segment (or other intents of it), carry the generation after it and name it,
+ * and the next group's chained checksum starts after them. One that does not is a stale or
+ * misdirected write, and recovery stops at it.
  */
 final class LogScan {
     static final int WINDOW_BYTES = 4 << 20;
@@ -39,11 +46,50 @@ final class LogScan {
     /** Blob key listing the damaged records a repair left behind, as "segment:offset" words. */
     static final String ACKNOWLEDGED_KEY = "varve.repair.acknowledged";
 
-    /** A stretch of a meta segment that is not whole records. */
-    record Damage(long segment, long offset, long end, String kind, String what) {
+    /**
+     * A stretch of a meta segment that is not whole records. {@code type} and {@code length}
+     * are what the record's header says when the header looks sound, else -1.
+     */
+    record Damage(long segment, long offset, long end, String kind, String what, int type, int length) {
         long address() {
             return LogAddress.of(segment, offset);
         }
+    }
+
+    /**
+     * A whole intent record: where, its generation, the commit it names, and whether it is the
+     * last record its flush wrote (header flag {@link IntentLayout#FLAG_FLUSH_END}).
+     */
+    record Intent(long address, int length, long generation, long prev, boolean flushEnd) {
+        long segment() {
+            return LogAddress.segment(address);
+        }
+
+        long offset() {
+            return LogAddress.offset(address);
+        }
+
+        /**
+         * True when the flush that wrote it wrote no further intent record after it: a flush
+         * starts another record only when the next op would not fit in this one.
+         */
+        boolean endsItsFlush() {
+            return flushEnd;
+        }
+
+        /**
+         * For a damaged record, whose flags cannot be trusted: true when a record of this length
+         * cannot have been followed by another of its flush (a flush starts another record only
+         * when the next op would not fit in this one).
+         */
+        static boolean endsItsFlush(int recordLength) {
+            return recordLength - RecordLayout.HEADER_BYTES <= IntentLayout.MAX_PAYLOAD - IntentLayout.GROUP_HEADER_BYTES
+                    - IntentLayout.writeOpBytes(Extent.MAX_BLOCKS);
+        }
+    }
+
+    /** A whole record other than an intent after the last commit of its segment (a group no commit closed there). */
+    record Tail(long offset, int type, long generation) {
     }
 
     /** A repair's mark: its generation, and the damaged records it accepted as history. */
@@ -57,6 +103,10 @@ final class LogScan {
     /** Addresses of whole tree-node and blob records. */
     final LongHashSet nodeRecords = new LongHashSet();
     final List<Mark> marks = new ArrayList<>();
+    /** Every whole intent record, in log order within each segment. */
+    final List<Intent> intents = new ArrayList<>();
+    /** Meta segment -> the whole records other than intents after its last commit record. */
+    final Map<Long, List<Tail>> tails = new HashMap<>();
     /** Meta segment -> its file size. */
     final Map<Long, Long> sizes = new HashMap<>();
     long records;
@@ -110,9 +160,14 @@ final class LogScan {
         long p = SegmentLayout.HEADER_BYTES;
         long maxGen = Long.MIN_VALUE;
         Group group = carried.containsKey(seg.id) ? carried.remove(seg.id) : new Group(false);
+        // the last commit scanned in this segment, which intent records must follow and name
+        CommitInfo segCommit = null;
+        int intentsAfterCommit = 0;
+        List<Tail> tail = new ArrayList<>();
+        tails.put(seg.id, tail);
         while (p < size) {
             if (p + RecordLayout.HEADER_BYTES > size) {
-                addDamage(seg.id, p, size, "record-header", "an incomplete record at the end of the segment");
+                addDamage(seg.id, p, size, "record-header", "an incomplete record at the end of the segment", -1, -1);
                 break;
             }
             int len = w.plausibleLength(p);
@@ -120,7 +175,8 @@ final class LogScan {
                 group.broken = true;
                 long q = resync(w, p + RecordLayout.ALIGNMENT, size);
                 addDamage(seg.id, p, q, "record-header", "a record header is damaged (bad magic or length)"
-                        + (q < size ? "; whole records resume at offset " + q : "; no whole record follows in this segment"));
+                        + (q < size ? "; whole records resume at offset " + q : "; no whole record follows in this segment"),
+                        -1, -1);
                 p = q;
                 continue;
             }
@@ -130,7 +186,8 @@ final class LogScan {
             if (!crcMatches(b, at, len)) {
                 group.broken = true;
                 long q = resync(w, p + RecordLayout.ALIGNMENT, size);
-                addDamage(seg.id, p, q, "record-checksum", "record checksum mismatch (" + article(type) + " record)");
+                addDamage(seg.id, p, q, "record-checksum", "record checksum mismatch (" + article(type) + " record)",
+                        type, len);
                 p = q;
                 continue;
             }
@@ -140,14 +197,43 @@ final class LogScan {
             if (gen < maxGen) {
                 group.broken = true;
                 addDamage(seg.id, p, p + len, "record-stale", RecordLayout.typeName(type) + " record of generation "
-                        + gen + " after records of generation " + maxGen + ": a stale or misdirected write");
+                        + gen + " after records of generation " + maxGen + ": a stale or misdirected write", type, len);
                 p += len;
                 continue;
             }
             maxGen = gen;
             maxGeneration = Math.max(maxGeneration, gen);
             records++;
+            if (type == RecordLayout.TYPE_INTENT) {
+                long prev = len >= RecordLayout.HEADER_BYTES + IntentLayout.GROUPS_START
+                        ? b.getLong(at + RecordLayout.HEADER_BYTES + IntentLayout.PREV_OFFSET) : LogAddress.NONE;
+                int sequence = len >= RecordLayout.HEADER_BYTES + IntentLayout.GROUPS_START
+                        ? b.getInt(at + RecordLayout.HEADER_BYTES + IntentLayout.SEQUENCE_OFFSET) : -1;
+                String misplaced = misplacedIntent(segCommit, group, gen, prev);
+                // numbered from 0 after their commit; a damaged one in between leaves a gap, but a
+                // number at or below one already seen is a stale or misplaced copy
+                if (misplaced == null && sequence < intentsAfterCommit) {
+                    misplaced = "intent record number " + sequence + " after intent records up to number "
+                            + (intentsAfterCommit - 1) + " of the commit of generation " + segCommit.generation()
+                            + ": a stale or misdirected copy of another intent record";
+                }
+                if (misplaced != null) {
+                    String kind = segCommit != null && group.records.isEmpty() ? "record-stale" : "intent-misplaced";
+                    addDamage(seg.id, p, p + len, kind, misplaced + " (recovery stops here)", type, len);
+                } else {
+                    intents.add(new Intent(addr, len, gen, prev,
+                            (b.get(at + RecordLayout.FLAGS_OFFSET) & IntentLayout.FLAG_FLUSH_END) != 0));
+                    intentsAfterCommit = sequence + 1;
+                    // not part of any group: the next group starts after it, as after the commit
+                    if (group.records.isEmpty() && !group.broken) {
+                        group = new Group(true);
+                    }
+                }
+                p += len;
+                continue;
+            }
             if (type != RecordLayout.TYPE_COMMIT) {
+                tail.add(new Tail(p, type, gen));
                 ByteBuffer d = b.duplicate();
                 d.limit(at + len).position(at);
                 group.crc.update(d);
@@ -169,6 +255,9 @@ final class LogScan {
                     mention(c.catalogRoot().address());
                     closeGroup(group, c, b.getInt(at + RecordLayout.HEADER_BYTES + CommitLayout.TXG_CRC_OFFSET));
                     group = new Group(true);
+                    segCommit = c;
+                    intentsAfterCommit = 0;
+                    tail.clear();
                 }
                 case RecordLayout.TYPE_NEXT_SEGMENT -> {
                     long next = b.getLong(at + RecordLayout.HEADER_BYTES);
@@ -182,12 +271,32 @@ final class LogScan {
                 case RecordLayout.TYPE_DATA_SUMMARY -> {
                     // back-references; nothing points at them
                 }
-                default -> addDamage(seg.id, p, p + len, "record-type", "unknown record type " + type);
+                default -> addDamage(seg.id, p, p + len, "record-type", "unknown record type " + type, type, len);
             }
             p += len;
         }
         bytes += size;
         meter.add(size - w.counted);
+    }
+
+    /**
+     * Why an intent record of generation {@code gen} naming commit {@code prev} is out of place
+     * here, or null: it must follow the last commit of its segment directly (or other intents of
+     * it), carry the generation after it, and name it.
+     */
+    private static String misplacedIntent(CommitInfo segCommit, Group group, long gen, long prev) {
+        if (segCommit == null) {
+            return "an intent record that follows no commit in its segment";
+        }
+        if (!group.records.isEmpty()) {
+            return "an intent record among the records of a transaction group (intent records follow a commit directly)";
+        }
+        if (prev != segCommit.address() || gen != segCommit.generation() + 1) {
+            return "an intent record of generation " + gen + " naming the commit at " + LogAddress.toString(prev)
+                    + ", after the commit of generation " + segCommit.generation() + " at "
+                    + LogAddress.toString(segCommit.address()) + ": a stale or misdirected write";
+        }
+        return null;
     }
 
     /**
@@ -203,7 +312,7 @@ final class LogScan {
                 long a = r[0];
                 addDamage(LogAddress.segment(a), LogAddress.offset(a), LogAddress.offset(a) + 1, "record-stale",
                         RecordLayout.typeName((int) r[2]) + " record of generation " + r[1] + " among the records of "
-                                + "generation " + c.generation() + ": a stale or misdirected write");
+                                + "generation " + c.generation() + ": a stale or misdirected write", (int) r[2], -1);
             }
         }
         boolean whole = g.whole || c.previous() == LogAddress.NONE;
@@ -211,7 +320,7 @@ final class LogScan {
             long a = c.address();
             addDamage(LogAddress.segment(a), LogAddress.offset(a), LogAddress.offset(a) + c.length(), "txg-checksum",
                     "the records of generation " + c.generation() + " do not match the checksum its commit carries "
-                            + "(a record of that generation was replaced by another)");
+                            + "(a record of that generation was replaced by another)", RecordLayout.TYPE_COMMIT, c.length());
         }
     }
 
@@ -221,8 +330,8 @@ final class LogScan {
         }
     }
 
-    private void addDamage(long segment, long offset, long end, String kind, String what) {
-        damage.add(new Damage(segment, offset, end, kind, what));
+    private void addDamage(long segment, long offset, long end, String kind, String what, int type, int length) {
+        damage.add(new Damage(segment, offset, end, kind, what, type, length));
     }
 
     private static String article(byte type) {
@@ -230,7 +339,7 @@ final class LogScan {
         if (name.startsWith("unknown")) {
             return "a damaged";
         }
-        return (name.startsWith("e") ? "an " : "a ") + name;
+        return ("aeiou".indexOf(name.charAt(0)) >= 0 ? "an " : "a ") + name;
     }
 
     /** The first offset at or after {@code from} holding a whole record, or {@code size}. */

@@ -2,7 +2,11 @@ package dev.varve.fsck;
 
 import dev.varve.engine.LogAddress;
 import dev.varve.engine.StoreLockedException;
+import dev.varve.engine.btree.CowTree;
+import dev.varve.engine.btree.Extent;
+import dev.varve.engine.btree.ExtentMap;
 import dev.varve.engine.btree.NodeCache;
+import dev.varve.engine.btree.TreeKind;
 import dev.varve.engine.btree.TreePointer;
 import dev.varve.engine.catalog.Catalog;
 import dev.varve.engine.catalog.CatalogEntry;
@@ -50,6 +54,15 @@ import java.util.TreeSet;
  * rewritten, one after the other, to name the new commit. Recovery starts there; nothing
  * after the chosen commit is ever parsed again, and nothing before it was changed.
  *
+ * <p>Writes flushes made durable in intent records after the commit the log ends at, and no
+ * commit holds yet, are part of the store's content; a new commit makes them obsolete (recovery
+ * replays only those that directly follow the commit it ends at, in its segment). So when the
+ * repair keeps that commit, the new group first writes the writes it keeps into the trees of
+ * their volumes (each volume keeps its pending writes up to the first intent record in which
+ * one fails to verify); the ones it drops, and all of them when it goes back further, are
+ * reported as lost, with their volumes and byte ranges. When nothing is dropped and only the
+ * superblocks need rewriting, the intent records stay and opening replays them.
+ *
  * <p>Besides that, a repair rebuilds what can be derived: a segment header whose checksum
  * fails, on a file that holds records or data, is written anew from the file name, the
  * store's id and what the file holds (it is not a record); and when only the superblocks are
@@ -64,6 +77,8 @@ final class Repair {
     private final boolean salvage;
     private final Meter meter;
     private final RepairResult result = new RepairResult();
+    /** Volumes salvage took back to a snapshot or dropped: their pending writes go with their contents. */
+    private final Set<Long> goneBack = new HashSet<>();
 
     private Repair(Storage storage, boolean fast, boolean salvage, Meter meter) {
         this.storage = storage;
@@ -155,7 +170,8 @@ final class Repair {
     private void rollBack(Survey s) throws IOException {
         for (CommitInfo c : candidates(s)) {
             CommitContent cc = contentOf(s, c);
-            if (cc.clean()) {
+            // pending writes that fail to verify do not rule a commit out: they are dropped
+            if (cc.committedClean()) {
                 describeRollback(s, cc);
                 write(s, cc.commit, null);
                 return;
@@ -174,7 +190,7 @@ final class Repair {
             }
             describeRollback(s, cc);
             Catalog cat = null;
-            if (!cc.clean()) {
+            if (!cc.committedClean()) {
                 cat = new Catalog(s.log, new NodeCache(s.log, 64L << 20), c.catalogRoot(), c.nextId());
                 cat.load();
                 if (!dropDamaged(cat, cc)) {
@@ -299,6 +315,7 @@ final class Repair {
                 continue;
             }
             CatalogEntry to = revertTarget(cat, v);
+            goneBack.add(v.id);
             if (to != null) {
                 v.root = to.root;
                 v.size = to.size;
@@ -393,7 +410,10 @@ final class Repair {
      */
     private void write(Survey s, CommitInfo g, Catalog salvaged) throws IOException {
         Set<Long> acks = acknowledgements(s, g);
-        if (g == s.last && salvaged == null && acks.isEmpty()) {
+        List<PendingWrites.Op> carry = carried(s, g, salvaged);
+        boolean dropsWrites = describePendingWrites(s, g, carry);
+        if (g == s.last && salvaged == null && acks.isEmpty() && !dropsWrites) {
+            // the intent records after it stay, and opening replays them
             writeSuperblocks(s, g);
             result.actions.add("rewrote both superblock copies to name the commit of generation " + g.generation());
             result.performed = true;
@@ -414,9 +434,17 @@ final class Repair {
             batch.rollToNewSegment();
             TreePointer root = g.catalogRoot();
             long nextId = g.nextId();
-            if (salvaged != null) {
-                root = salvaged.commit(batch);
-                nextId = Math.max(nextId, salvaged.nextId());
+            Catalog cat = salvaged;
+            if (!carry.isEmpty()) {
+                if (cat == null) {
+                    cat = new Catalog(s.log, new NodeCache(s.log, 64L << 20), g.catalogRoot(), g.nextId());
+                    cat.load();
+                }
+                replay(s, cat, carry, batch);
+            }
+            if (cat != null) {
+                root = cat.commit(batch);
+                nextId = Math.max(nextId, cat.nextId());
             }
             writeMark(batch, s, g, acks);
             written = batch.appendCommit(g.address(), root, nextId);
@@ -430,8 +458,127 @@ final class Repair {
                 + LogAddress.segment(written.address()) + ", following the commit of generation " + g.generation()
                 + (salvaged != null ? ", with a catalog without what does not verify" : "")
                 + (acks.isEmpty() ? "" : "; " + acks.size() + " damaged records it leaves behind are marked as history"));
+        if (!carry.isEmpty()) {
+            Set<String> names = new TreeSet<>();
+            for (PendingWrites.Op op : carry) {
+                CatalogEntry e = s.current.byId.get(op.volume());
+                names.add(e == null ? "volume id " + op.volume() : s.current.name(e));
+            }
+            result.actions.add("wrote the " + carry.size() + " writes and trims pending after generation " + g.generation()
+                    + " in intent records, which it keeps, into the trees of " + String.join(", ", names)
+                    + ": the new commit holds them");
+        }
         result.actions.add("rewrote both superblock copies to name it");
         result.performed = true;
+    }
+
+    // ------------------------------------------------------------------ pending writes
+
+    /**
+     * The pending writes and trims the repaired store keeps, in log order: only when it keeps
+     * the commit the log ends at, each volume's up to its first intent record that fails to
+     * verify, and none of a volume salvage took back or dropped.
+     */
+    private List<PendingWrites.Op> carried(Survey s, CommitInfo g, Catalog salvaged) {
+        List<PendingWrites.Op> out = new ArrayList<>();
+        PendingWrites pw = s.current == null ? null : s.current.pending;
+        if (g != s.last || pw == null) {
+            return out;
+        }
+        for (PendingWrites.Op op : pw.ops) {
+            boolean there = salvaged == null || (salvaged.get(op.volume()) != null && salvaged.get(op.volume()).isVolume());
+            if (pw.kept(op) && there && !goneBack.contains(op.volume())) {
+                out.add(op);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Adds to the losses the pending writes the repair does not keep, by volume and byte range,
+     * and why; true when there are any (the intent records after the end of the log must not be
+     * replayed: a new commit is needed).
+     */
+    private boolean describePendingWrites(Survey s, CommitInfo g, List<PendingWrites.Op> carry) {
+        boolean drops = false;
+        PendingWrites pw = s.current == null ? null : s.current.pending;
+        long after = s.last.generation();
+        if (pw != null && !pw.ops.isEmpty() && (g != s.last ? !holdsPending(s, g) : carry.size() < pw.ops.size())) {
+            Set<PendingWrites.Op> kept = new HashSet<>(carry);
+            Map<Long, List<PendingWrites.Op>> lost = new LinkedHashMap<>();
+            for (PendingWrites.Op op : pw.ops) {
+                if (!kept.contains(op)) {
+                    lost.computeIfAbsent(op.volume(), k -> new ArrayList<>()).add(op);
+                }
+            }
+            for (var e : lost.entrySet()) {
+                long vol = e.getKey();
+                String why = g.generation() < after ? "the store goes back to generation " + g.generation()
+                        : g != s.last ? "the commit of generation " + g.generation() + " the store goes to does not hold them"
+                        : goneBack.contains(vol) ? "they go with its contents" : pw.why(vol);
+                for (var r : PendingWrites.ranges(s.current, e.getValue()).entrySet()) {
+                    result.losses.add(new RepairResult.Loss(r.getKey(), "writes flushed after generation " + after
+                            + " that no commit held yet are lost (" + why + "): " + PendingWrites.describe(r.getValue())));
+                }
+            }
+            drops = !lost.isEmpty();
+        }
+        if (g.generation() <= s.last.generation()) {
+            List<LogScan.Damage> damaged = s.lostFlushes();
+            if (!damaged.isEmpty()) {
+                LogScan.Damage first = damaged.get(0);
+                String where = "segment " + first.segment() + " offset " + first.offset();
+                result.losses.add(new RepairResult.Loss("pending writes", "the intent record at " + where + " is damaged: "
+                        + "the writes a flush made durable in it after generation " + after + " are lost (unreadable)"));
+                for (var r : PendingWrites.ranges(s.current, s.unreplayed(first)).entrySet()) {
+                    result.losses.add(new RepairResult.Loss(r.getKey(), "writes flushed after generation " + after
+                            + " in the intent records after the damaged one at " + where + " are lost (opening never "
+                            + "replays past it): " + PendingWrites.describe(r.getValue())));
+                }
+                drops = true;
+            }
+        }
+        return drops;
+    }
+
+    /**
+     * True when {@code g}, a commit beyond the end of the log, holds the pending writes: the
+     * chain back from it passes through the commit that followed them.
+     */
+    private static boolean holdsPending(Survey s, CommitInfo g) {
+        if (g.generation() <= s.last.generation()) {
+            return false;
+        }
+        for (CommitInfo c : s.chainFrom(g).commits()) {
+            if (c.previous() == s.last.address()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Replays the pending writes and trims a repair keeps into the trees of their volumes, as
+     * opening would, and writes the changed nodes into the repair's group.
+     */
+    private static void replay(Survey s, Catalog cat, List<PendingWrites.Op> carry, MetaBatch batch) throws IOException {
+        NodeCache nodes = new NodeCache(s.log, 64L << 20);
+        Map<Long, ExtentMap> maps = new LinkedHashMap<>();
+        for (PendingWrites.Op op : carry) {
+            CatalogEntry e = cat.get(op.volume());
+            ExtentMap m = maps.computeIfAbsent(e.id, k -> new ExtentMap(
+                    new CowTree<>(TreeKind.EXTENTS, Extent.CODEC, nodes, e.root), Math.max(1, e.blockSize)));
+            if (op.extent() != null) {
+                m.insert(op.lba(), op.extent());
+            } else {
+                m.punch(op.lba(), op.blocks());
+            }
+        }
+        for (var x : maps.entrySet()) {
+            CatalogEntry e = cat.get(x.getKey());
+            e.root = x.getValue().tree().commit(batch, e.lineage);
+            cat.changed(e);
+        }
     }
 
     /** Damage the repaired store keeps in its log, no longer used: recorded so later checks know it. */

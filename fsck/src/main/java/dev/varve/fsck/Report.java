@@ -29,6 +29,8 @@ public final class Report {
     long snapshots;
     long lastGeneration;
     long unreachableRecords;
+    long pendingIntents;
+    long pendingOps;
     final Set<Long> liveSegments = new TreeSet<>();
     /** Set when the check itself could not run to its end (an I/O error, a newer format). */
     boolean aborted;
@@ -100,7 +102,20 @@ public final class Report {
         return unreachableRecords;
     }
 
-    /** Segments holding something the current commit reaches (its records, nodes, blobs, data). */
+    /**
+     * Intent records after the last commit that opening replays: writes and trims flushes made
+     * durable before a commit wrote them into the trees (the next commit does).
+     */
+    public long pendingIntents() {
+        return pendingIntents;
+    }
+
+    /** The writes and trims those intent records hold. */
+    public long pendingOps() {
+        return pendingOps;
+    }
+
+    /** Segments holding something the current commit reaches (its records, nodes, blobs, data, pending writes). */
     public Set<Long> liveSegments() {
         return Collections.unmodifiableSet(liveSegments);
     }
@@ -170,8 +185,11 @@ public final class Report {
         }
         sb.append(String.format("generation %d: %d volumes, %d snapshots, %d metadata records, %d tree nodes, "
                         + "%d extents, %d data blocks checked; %d records unreachable from the current commit; "
-                        + "%d errors, %d warnings%n",
+                        + "%s%d errors, %d warnings%n",
                 lastGeneration, volumes, snapshots, metaRecords, treeNodes, extents, dataBlocks, unreachableRecords,
+                pendingIntents == 0 ? "" : pendingIntents + (pendingIntents == 1 ? " intent record (" : " intent records (")
+                        + pendingOps + " writes and trims) "
+                        + "pending after it, replayed on open; ",
                 errors(), warnings()));
         return sb.toString();
     }

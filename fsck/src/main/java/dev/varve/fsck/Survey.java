@@ -4,6 +4,7 @@ import dev.varve.engine.CorruptionException;
 import dev.varve.engine.LogAddress;
 import dev.varve.engine.catalog.Superblock;
 import dev.varve.engine.format.FormatVersion;
+import dev.varve.engine.format.RecordLayout;
 import dev.varve.engine.format.SegmentLayout;
 import dev.varve.engine.format.SuperblockLayout;
 import dev.varve.engine.io.Storage;
@@ -57,6 +58,10 @@ final class Survey implements Closeable {
     final Map<Long, String> damagedHeaders = new TreeMap<>();
     CommitInfo start;
     CommitInfo last;
+    /** The intent records after {@link #last} that opening replays ({address, length}, in log order). */
+    List<long[]> intents = List.of();
+    /** Where in the segment of {@link #last} what recovery reads ends: after the last commit and those intents. */
+    long recoveryEnd;
     boolean tornTail;
     /** Whole commit records beyond the end of the log recovery finds: durable work it would lose. */
     final List<CommitInfo> beyond = new ArrayList<>();
@@ -110,7 +115,7 @@ final class Survey implements Closeable {
             return;
         }
         walkChain();
-        current = content.check(last);
+        current = content.check(last, intents);
         meter.finish();
     }
 
@@ -313,6 +318,8 @@ final class Survey implements Closeable {
         }
         last = r.last();
         tornTail = r.tailAfterLast();
+        intents = r.intents();
+        recoveryEnd = r.end();
         // a segment is created, and its name made durable, before a next-segment record can
         // point at it; the collector never deletes one that recovery could still reach: a
         // missing one where the log goes on was deleted
@@ -500,6 +507,12 @@ final class Survey implements Closeable {
         if (current == null) {
             needed.addAll(committedEnd.keySet());
         }
+        if (!beyond.isEmpty() && last != null && beyond.get(0).generation() > last.generation() + 1) {
+            // whole commits follow the end of the log: damage where they lie is what loses them
+            for (CommitInfo c : beyond) {
+                needed.add(LogAddress.segment(c.address()));
+            }
+        }
         Set<Long> contentAddresses = new HashSet<>();
         if (current != null) {
             for (int slot : current.affected.keySet()) {
@@ -534,8 +547,11 @@ final class Survey implements Closeable {
             }
         }
         if (tornTail) {
-            r.warning("torn-tail", LogAddress.segment(last.address()), LogAddress.offset(last.address()) + last.length(),
-                    "records after the last complete commit (an interrupted commit; it is ignored on open)");
+            r.warning("torn-tail", LogAddress.segment(last.address()), recoveryEnd, intents.isEmpty()
+                    ? "records after the last complete commit (an interrupted commit; it is ignored on open)"
+                    : "records after the last complete commit and the " + (intents.size() == 1 ? "intent record that "
+                            + "follows" : intents.size() + " intent records that follow") + " it (an interrupted commit or "
+                            + "flush; it is ignored on open)");
         }
         if (scan != null) {
             for (LogScan.Damage d : scan.damage) {
@@ -544,7 +560,16 @@ final class Survey implements Closeable {
                 }
                 Long by = acknowledged.get(d.address());
                 long end = committedEnd.getOrDefault(d.segment(), (long) SegmentLayout.HEADER_BYTES);
-                if (by != null) {
+                if (by == null && lostFlush(d)) {
+                    r.error(d.kind(), d.segment(), d.offset(), d.what() + " (among the intent records after the last "
+                            + "commit, with records written after it whole: a flush that returned wrote it, so writes it "
+                            + "acknowledged are lost when the store opens: those in this record, unreadable, and those "
+                            + "listed; fsck --repair keeps the writes before it)", unreplayedWrites(d));
+                } else if (by == null && d.offset() >= end && damagedIntent(d)) {
+                    r.warning(d.kind(), d.segment(), d.offset(), d.what() + " (after the last commit and the intent "
+                            + "records opening replays, and nothing written later follows it: a flush the power cut "
+                            + "interrupted, which never returned; ignored on open)");
+                } else if (by != null) {
                     r.warning(d.kind(), d.segment(), d.offset(), d.what() + " (accepted as damaged history by the repair "
                             + "at generation " + by + "; nothing current uses it)");
                 } else if (d.offset() < end && !needed.contains(d.segment())) {
@@ -582,6 +607,10 @@ final class Survey implements Closeable {
                 }
             }
             r.unreachableRecords = scan.nodeRecords.size() - reachedRecords;
+            if (current.pending != null) {
+                r.pendingIntents = current.pending.records.size();
+                r.pendingOps = current.pending.ops.size();
+            }
             r.liveSegments.addAll(content.liveSegments);
             if (r.unreachableRecords > 0) {
                 r.warning("unreachable-records", 0, -1, r.unreachableRecords + " tree nodes and blobs are not reachable "
@@ -589,6 +618,118 @@ final class Survey implements Closeable {
             }
         }
         return r;
+    }
+
+    // ------------------------------------------------------------------ intents after the end
+
+    /** True when {@code d} is a damaged intent record past those opening replays after the last commit. */
+    private boolean damagedIntent(LogScan.Damage d) {
+        return last != null && d.segment() == LogAddress.segment(last.address()) && d.offset() >= recoveryEnd
+                && d.type() == RecordLayout.TYPE_INTENT;
+    }
+
+    /** Whole intent records naming the last commit after {@code d}, which opening does not replay. */
+    private List<LogScan.Intent> intentsAfter(LogScan.Damage d) {
+        List<LogScan.Intent> out = new ArrayList<>();
+        for (LogScan.Intent i : scan.intents) {
+            if (i.segment() == d.segment() && i.offset() > d.offset() && i.prev() == last.address()
+                    && i.generation() == last.generation() + 1) {
+                out.add(i);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * True when damage after the intents opening replays ends writes a flush acknowledged.
+     * Every flush forces its intent records before it returns, and nothing is written after
+     * them until it has; so damage is a record a returned flush wrote, not one a power cut tore,
+     * when something written by a later flush or commit follows it whole: an intent record past
+     * the end of the flush that wrote the damaged one (a flush writes a further record only when
+     * the one before is full, so a record shorter than that, whole or damaged, ends its flush),
+     * or, after a damaged intent record, a record of a later group. With nothing whole after it,
+     * damage is what a power cut during a flush that never returned leaves, and only a warning.
+     */
+    private boolean lostFlush(LogScan.Damage d) {
+        if (last == null || d.segment() != LogAddress.segment(last.address()) || d.offset() < recoveryEnd) {
+            return false;
+        }
+        boolean intent = d.type() == RecordLayout.TYPE_INTENT;
+        List<LogScan.Intent> after = intentsAfter(d);
+        if (!intent && d.type() >= 0 && after.isEmpty()) {
+            return false; // a record of an interrupted group, not an intent
+        }
+        // before an intent record only intent records are written: whatever its type byte now
+        // says, a damaged record there is one, and its length (if its header gives one) tells
+        // whether it ended its flush
+        boolean flushEnded = d.length() > 0 && LogScan.Intent.endsItsFlush(d.length());
+        // a whole intent right after a damaged stretch too short to hold a full record: the record
+        // before it, in the stretch, was the last its flush wrote
+        boolean shortStretch = LogScan.Intent.endsItsFlush((int) Math.min(Integer.MAX_VALUE, d.end() - d.offset()));
+        for (LogScan.Intent i : after) {
+            if (flushEnded || (shortStretch && i.offset() == d.end())) {
+                return true;
+            }
+            flushEnded = i.endsItsFlush();
+        }
+        if (!intent && !flushEnded) {
+            return false;
+        }
+        for (LogScan.Tail t : scan.tails.getOrDefault(d.segment(), List.of())) {
+            if (t.offset() > d.offset() && t.generation() > last.generation()) {
+                return true;
+            }
+        }
+        for (CommitInfo c : beyond) {
+            if (LogAddress.segment(c.address()) == d.segment() && LogAddress.offset(c.address()) > d.offset()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** What opening loses past damage among the intents: the writes of the whole intent records after it. */
+    private List<Problem.Affected> unreplayedWrites(LogScan.Damage d) {
+        List<PendingWrites.Op> ops = new ArrayList<>();
+        for (LogScan.Intent i : intentsAfter(d)) {
+            ops.addAll(PendingWrites.read(log, i.address(), i.length()));
+        }
+        List<Problem.Affected> out = new ArrayList<>();
+        out.add(new Problem.Affected("the writes in the damaged intent record", -1, -1));
+        if (current == null) {
+            return out;
+        }
+        for (var e : PendingWrites.ranges(current, ops).entrySet()) {
+            if (e.getValue().whole) {
+                out.add(new Problem.Affected(e.getKey(), -1, -1));
+            }
+            for (var x : e.getValue().map.entrySet()) {
+                out.add(new Problem.Affected(e.getKey(), x.getKey(), x.getValue() - 1));
+            }
+        }
+        return out;
+    }
+
+    /** Damage {@link #lostFlush} judges to have ended acknowledged writes. */
+    List<LogScan.Damage> lostFlushes() {
+        List<LogScan.Damage> out = new ArrayList<>();
+        if (scan != null) {
+            for (LogScan.Damage d : scan.damage) {
+                if (!acknowledged.containsKey(d.address()) && lostFlush(d)) {
+                    out.add(d);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** The writes of the whole intent records opening does not replay, past the first damage that ends them. */
+    List<PendingWrites.Op> unreplayed(LogScan.Damage first) {
+        List<PendingWrites.Op> ops = new ArrayList<>();
+        for (LogScan.Intent i : intentsAfter(first)) {
+            ops.addAll(PendingWrites.read(log, i.address(), i.length()));
+        }
+        return ops;
     }
 
     /** Content findings of the current commit; neighbouring failed data blocks become one problem. */

@@ -45,7 +45,7 @@ class CorpusTest {
         SWAPPED_SUPERBLOCK }
 
     private static final String[] RECORD_TYPES = {"extent-leaf", "extent-interior", "catalog-leaf", "catalog-interior",
-        "data-summary", "commit", "blob", "next-segment"};
+        "data-summary", "commit", "blob", "next-segment", "intent"};
 
     /** A base store and what a clean check of it says. */
     private record Base(String name, CrashableStorage disk, boolean lagging, List<Disk.Rec> records,
@@ -65,6 +65,8 @@ class CorpusTest {
         Survey s = Survey.run(disk, false, new Meter(null));
         Report r = s.finish();
         assertTrue(r.clean(), name + ": the undamaged store checks clean:\n" + r.summary());
+        System.out.println("fsck corpus base " + name + ": generation " + r.lastGeneration() + ", " + r.metaRecords()
+                + " metadata records, " + r.pendingIntents() + " intent records pending after the last commit");
         Map<Long, Long> live = s.data.extents();
         s.close();
         Superblock sb;

@@ -27,6 +27,8 @@ public final class RecordLayout {
     public static final byte TYPE_BLOB = 7;
     /** The log continues at the start of another meta segment (payload: its id, u64). */
     public static final byte TYPE_NEXT_SEGMENT = 8;
+    /** Writes made durable by a flush before their trees are committed ({@link IntentLayout}). */
+    public static final byte TYPE_INTENT = 9;
 
     public static final int MAGIC_OFFSET = 0;
     public static final int MAGIC_BYTES = 4;
@@ -68,6 +70,7 @@ public final class RecordLayout {
             case TYPE_COMMIT -> "commit";
             case TYPE_BLOB -> "blob";
             case TYPE_NEXT_SEGMENT -> "next-segment";
+            case TYPE_INTENT -> "intent";
             default -> "unknown(" + type + ")";
         };
     }

@@ -36,6 +36,8 @@ public final class Log implements Closeable {
     /** Segment files whose header is unusable, with why; an error only if something points in. */
     private final Map<Long, String> unusable = new ConcurrentHashMap<>();
     private Set<Segment> dirtyData = ConcurrentHashMap.newKeySet();
+    /** Data segments written since they were last forced (by a commit or a flush's intent). */
+    private Set<Segment> unforcedData = ConcurrentHashMap.newKeySet();
     private long nextSegmentId;
     private final java.util.concurrent.atomic.AtomicLong appended = new java.util.concurrent.atomic.AtomicLong();
 
@@ -54,6 +56,45 @@ public final class Log implements Closeable {
 
     Segment metaHead;
     long metaPos;
+
+    /**
+     * Bytes of a data stream's write-back window. Small writes are copied into the window of
+     * their stream and reach the segment file in one positional write when the window fills,
+     * when a flush or a commit needs them durable, or when a large write passes them: a random
+     * 4 KiB write then costs a copy instead of a system call.
+     */
+    public static final int WINDOW_BYTES = 1 << 20;
+    /** Runs larger than this are written straight to the file. */
+    static final int WINDOW_MAX_RUN = 128 << 10;
+    /** The window each stream is filling; guarded by dataLock. */
+    private final Window[] windows = new Window[3];
+    /** Every window whose bytes are not in the file yet (readers look here first). */
+    private final java.util.concurrent.CopyOnWriteArrayList<Window> unwritten =
+            new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** Buffers of written windows, for the next ones; guarded by dataLock. */
+    private final java.util.ArrayDeque<ByteBuffer> spareBuffers = new java.util.ArrayDeque<>();
+    /** The first failed window write: the bytes of writes already acknowledged are lost. */
+    private volatile IOException windowFailure;
+
+    /**
+     * A range of a data head's segment, {@code [start, end)}, held in memory until written.
+     * Allocations in it copy their bytes in ({@code inflight} counts those not copied yet).
+     */
+    private static final class Window {
+        final Segment segment;
+        final long start;
+        final ByteBuffer buf;
+        volatile long end; // moved under dataLock while the window is a stream's, fixed once detached
+        int inflight; // guarded by this
+        boolean written; // guarded by this
+
+        Window(Segment segment, long start, ByteBuffer buf) {
+            this.segment = segment;
+            this.start = start;
+            this.buf = buf;
+            this.end = start;
+        }
+    }
 
     public Log(Storage storage, long uuidHi, long uuidLo, long segmentSize, long nextSegmentId) {
         this.storage = storage;
@@ -220,23 +261,134 @@ public final class Log implements Closeable {
      * and again.
      */
     public long allocateData(int bytes, int align, int stream) throws IOException {
+        Window detached = null;
+        Window mine = null;
+        long address;
         synchronized (dataLock) {
             Segment head = dataHeads[stream];
+            long p = -1;
             if (head != null) {
-                long p = (dataPos[stream] + align - 1) & -(long) align;
-                if (p + bytes <= segmentSize) {
-                    dataPos[stream] = p + bytes;
-                    dirtyData.add(head);
-                    return LogAddress.of(head.id, p);
+                long q = (dataPos[stream] + align - 1) & -(long) align;
+                if (q + bytes <= segmentSize) {
+                    p = q;
                 }
             }
-            head = createSegment(SegmentLayout.KIND_DATA);
-            dataHeads[stream] = head;
-            long p = SegmentLayout.HEADER_BYTES;
+            if (p < 0) {
+                head = createSegment(SegmentLayout.KIND_DATA);
+                dataHeads[stream] = head;
+                p = SegmentLayout.HEADER_BYTES;
+            }
             dataPos[stream] = p + bytes;
             dirtyData.add(head);
-            return LogAddress.of(head.id, p);
+            unforcedData.add(head);
+            address = LogAddress.of(head.id, p);
+            Window w = windows[stream];
+            if (w != null && (w.segment != head || bytes > WINDOW_MAX_RUN || p + bytes > w.start + WINDOW_BYTES)) {
+                windows[stream] = null;
+                detached = w;
+                w = null;
+            }
+            if (w == null && bytes <= WINDOW_MAX_RUN) {
+                ByteBuffer b = spareBuffers.poll();
+                w = new Window(head, p, b != null ? b : ByteBuffer.allocateDirect(WINDOW_BYTES));
+                windows[stream] = w;
+                unwritten.add(w);
+            }
+            if (w != null) {
+                // alignment padding is written as zeros, never as a buffer's old bytes
+                for (long i = w.end; i < p; i++) {
+                    w.buf.put((int) (i - w.start), (byte) 0);
+                }
+                w.end = p + bytes;
+                synchronized (w) {
+                    w.inflight++;
+                }
+                mine = w;
+            }
         }
+        if (detached != null) {
+            try {
+                writeWindow(detached);
+            } catch (IOException e) {
+                if (mine != null) {
+                    synchronized (mine) { // this run is never copied: its window must not wait for it
+                        if (--mine.inflight == 0) {
+                            mine.notifyAll();
+                        }
+                    }
+                }
+                throw e;
+            }
+        }
+        return address;
+    }
+
+    /** Writes a detached window to its segment once every allocation in it has copied its bytes. */
+    private void writeWindow(Window w) throws IOException {
+        synchronized (w) {
+            boolean interrupted = false;
+            while (w.inflight > 0) {
+                try {
+                    w.wait();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            if (w.written) {
+                return;
+            }
+            ByteBuffer view = w.buf.duplicate();
+            view.position(0).limit((int) (w.end - w.start));
+            try {
+                w.segment.file.write(view, w.start);
+            } catch (IOException e) {
+                IOException t = OutOfSpace.translate(e, "writing data to segment " + w.segment.id + " at offset "
+                        + w.start);
+                if (windowFailure == null) {
+                    windowFailure = t;
+                }
+                throw t;
+            }
+            w.written = true;
+        }
+        appended.addAndGet(w.end - w.start);
+        unwritten.remove(w);
+        synchronized (dataLock) {
+            if (spareBuffers.size() < windows.length) {
+                spareBuffers.push(w.buf);
+            }
+        }
+    }
+
+    /** Windows taken out of use, to be written before the data segments are forced. */
+    public interface DetachedWindows {
+        void write() throws IOException;
+    }
+
+    /**
+     * Takes every window out of use (later writes open new ones) and returns them, to write
+     * before the data segments are forced. Called when no write is in flight: a flush's or a
+     * commit's capture, under the txg lock.
+     */
+    public DetachedWindows detachWindows() {
+        List<Window> out;
+        synchronized (dataLock) {
+            java.util.Arrays.fill(windows, null);
+            out = new ArrayList<>(unwritten);
+        }
+        return () -> {
+            for (Window w : out) {
+                writeWindow(w);
+            }
+        };
+    }
+
+    /** The failed window write that lost acknowledged writes, or null. */
+    public IOException windowFailure() {
+        return windowFailure;
     }
 
     /**
@@ -374,27 +526,91 @@ public final class Log implements Closeable {
         }
         segments.remove(id);
         dirtyData.remove(s);
+        unforcedData.remove(s);
         s.file.close();
         storage.delete(SegmentLayout.fileName(id));
     }
 
     public void writeData(long address, ByteBuffer src) throws IOException {
-        Segment s = segment(LogAddress.segment(address));
+        long seg = LogAddress.segment(address);
+        long off = LogAddress.offset(address);
+        for (Window w : unwritten) {
+            if (w.segment.id == seg && off >= w.start && off < w.end) {
+                synchronized (w) {
+                    w.buf.put((int) (off - w.start), src, src.position(), src.remaining());
+                    src.position(src.limit());
+                    if (--w.inflight == 0) {
+                        w.notifyAll();
+                    }
+                }
+                return;
+            }
+        }
+        Segment s = segment(seg);
         appended.addAndGet(src.remaining());
         try {
-            s.file.write(src, LogAddress.offset(address));
+            s.file.write(src, off);
         } catch (IOException e) {
             throw OutOfSpace.translate(e, "writing data at " + LogAddress.toString(address));
         }
     }
 
+    /**
+     * Reads data at {@code address}: from the windows not written yet where they hold it, from
+     * the segment file elsewhere.
+     */
     public void readData(long address, ByteBuffer dst) throws IOException {
-        Segment s = segment(LogAddress.segment(address));
+        long seg = LogAddress.segment(address);
+        long off = LogAddress.offset(address);
         int want = dst.remaining();
-        int n = s.file.read(dst, LogAddress.offset(address));
+        if (!unwritten.isEmpty()) {
+            for (Window w : unwritten) {
+                if (w.segment.id == seg && off < w.end && off + want > w.start && readWindow(w, off, dst)) {
+                    return;
+                }
+            }
+        }
+        Segment s = segment(seg);
+        int n = s.file.read(dst, off);
         if (n < want) {
             throw new CorruptionException(s.file.path(), address, "data block past the end of the segment file");
         }
+    }
+
+    /**
+     * Serves a read from a window still unwritten; a read that reaches past the window's ends
+     * (adjacent extents read together) takes those parts from the file or another window.
+     */
+    private boolean readWindow(Window w, long off, ByteBuffer dst) throws IOException {
+        int want = dst.remaining();
+        int base = dst.position();
+        long lo = Math.max(off, w.start);
+        long hi;
+        synchronized (w) {
+            if (w.written) {
+                return false; // the file has it now
+            }
+            hi = Math.max(lo, Math.min(off + want, w.end));
+            if (hi > lo) {
+                ByteBuffer from = w.buf.duplicate();
+                from.position((int) (lo - w.start)).limit((int) (hi - w.start));
+                ByteBuffer to = dst.duplicate();
+                to.position(base + (int) (lo - off));
+                to.put(from);
+            }
+        }
+        if (lo > off) {
+            ByteBuffer before = dst.duplicate();
+            before.limit(base + (int) (lo - off));
+            readData(LogAddress.of(w.segment.id, off), before);
+        }
+        if (off + want > hi) {
+            ByteBuffer after = dst.duplicate();
+            after.position(base + (int) (hi - off));
+            readData(LogAddress.of(w.segment.id, hi), after);
+        }
+        dst.position(dst.limit());
+        return true;
     }
 
     /**
@@ -404,10 +620,27 @@ public final class Log implements Closeable {
      */
     public List<Segment> takeDirtyData() {
         synchronized (dataLock) {
-            List<Segment> out = new ArrayList<>(dirtyData);
             dirtyData = ConcurrentHashMap.newKeySet();
+            return takeUnforcedData();
+        }
+    }
+
+    /**
+     * The data segments written since they were last taken to be forced, for a flush that
+     * logs intents: taken when no write is in flight, so each write an intent names is in a
+     * segment forced before the intent (the segments stay unsettled until the next freeze).
+     */
+    public List<Segment> takeUnforcedData() {
+        synchronized (dataLock) {
+            List<Segment> out = new ArrayList<>(unforcedData);
+            unforcedData = ConcurrentHashMap.newKeySet();
             return out;
         }
+    }
+
+    /** True when records of {@code bytes} fit in the meta head without moving the log to a new segment. */
+    public boolean metaHeadHasRoom(long bytes) {
+        return metaHead != null && metaPos + bytes + RecordLayout.paddedLength(8) <= segmentSize;
     }
 
     // ---- meta ----

@@ -83,12 +83,22 @@ public final class MetaBatch implements NodeWriter {
 
     @Override
     public long append(byte type, long owner, int payloadLength, PayloadEncoder encoder) throws IOException {
+        return append(type, (byte) 0, owner, payloadLength, encoder);
+    }
+
+    /** As {@link #append(byte, long, int, PayloadEncoder)}, with header flags. */
+    public long append(byte type, byte flags, long owner, int payloadLength, PayloadEncoder encoder) throws IOException {
         int len = RecordLayout.paddedLength(payloadLength);
         chunkFor(len);
-        return writeRecord(type, owner, payloadLength, encoder, true);
+        return writeRecord(type, flags, owner, payloadLength, encoder, true);
     }
 
     private long writeRecord(byte type, long owner, int payloadLength, PayloadEncoder encoder, boolean chain) {
+        return writeRecord(type, (byte) 0, owner, payloadLength, encoder, chain);
+    }
+
+    private long writeRecord(byte type, byte flags, long owner, int payloadLength, PayloadEncoder encoder,
+                             boolean chain) {
         int len = RecordLayout.paddedLength(payloadLength);
         long address = LogAddress.of(log.metaHead.id, log.metaPos);
         Chunk c = current;
@@ -98,6 +108,7 @@ public final class MetaBatch implements NodeWriter {
         b.setMemory(at, len, (byte) 0);
         b.putInt(at + RecordLayout.MAGIC_OFFSET, RecordLayout.MAGIC);
         b.putByte(at + RecordLayout.TYPE_OFFSET, type);
+        b.putByte(at + RecordLayout.FLAGS_OFFSET, flags);
         b.putInt(at + RecordLayout.LENGTH_OFFSET, len);
         b.putLong(at + RecordLayout.GENERATION_OFFSET, generation);
         b.putLong(at + RecordLayout.OWNER_OFFSET, owner);

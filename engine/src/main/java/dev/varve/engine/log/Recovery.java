@@ -4,10 +4,13 @@ import dev.varve.engine.CorruptionException;
 import dev.varve.engine.LogAddress;
 import dev.varve.engine.btree.TreePointer;
 import dev.varve.engine.format.CommitLayout;
+import dev.varve.engine.format.IntentLayout;
 import dev.varve.engine.format.RecordLayout;
 import dev.varve.engine.format.SegmentLayout;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.zip.CRC32C;
 import org.agrona.concurrent.UnsafeBuffer;
 
@@ -18,11 +21,25 @@ import org.agrona.concurrent.UnsafeBuffer;
  * commit, and the chained checksum in the commit matches the group's records. The first group
  * that is not whole ends the log: it was being written when the store stopped, and its flush
  * never returned.
+ *
+ * <p>Intent records ({@link dev.varve.engine.format.IntentLayout}) may follow a commit in its
+ * own segment, each of the open generation and naming that commit. They are not part of the
+ * next group's chained checksum: the next group's records start after the last intent. The
+ * next commit makes them obsolete; the ones after the last commit are returned for replay.
  */
 public final class Recovery {
 
-    /** Where the log ends: the last whole commit, and whether anything follows it. */
-    public record Result(CommitInfo last, int commitsReplayed, boolean tailAfterLast) {
+    /**
+     * Where the log ends: the last whole commit; the intent records after it that verify, in
+     * log order (address, length), which the opener replays; where the next record goes (in
+     * the last commit's segment, after those intents); and whether anything follows that.
+     */
+    public record Result(CommitInfo last, int commitsReplayed, boolean tailAfterLast, List<long[]> intents,
+                         long end) {
+        public Result(CommitInfo last, int commitsReplayed, boolean tailAfterLast) {
+            this(last, commitsReplayed, tailAfterLast, List.of(),
+                    LogAddress.offset(last.address()) + last.length());
+        }
     }
 
     private Recovery() {
@@ -53,9 +70,11 @@ public final class Recovery {
         long seg = LogAddress.segment(start.address());
         long pos = LogAddress.offset(start.address()) + start.length();
         boolean tail = false;
+        List<long[]> intents = new ArrayList<>();
         outer:
         while (true) {
             CRC32C chain = new CRC32C();
+            int chained = 0;
             long s = seg;
             long p = pos;
             while (true) {
@@ -89,17 +108,32 @@ public final class Recovery {
                 }
                 if (type == RecordLayout.TYPE_COMMIT) {
                     CommitInfo c = decodeCommit(rec, LogAddress.of(s, p), len);
-                    int chained = rec.getInt(RecordLayout.HEADER_BYTES + CommitLayout.TXG_CRC_OFFSET);
-                    if (c.previous() != last.address() || chained != (int) chain.getValue()) {
+                    int txgCrc = rec.getInt(RecordLayout.HEADER_BYTES + CommitLayout.TXG_CRC_OFFSET);
+                    if (c.previous() != last.address() || txgCrc != (int) chain.getValue()) {
                         tail = true;
                         break outer;
                     }
                     last = c;
                     replayed++;
+                    intents.clear();
                     seg = s;
                     pos = p + len;
                     continue outer;
                 }
+                if (type == RecordLayout.TYPE_INTENT) {
+                    // only straight after the commit it names or another intent, in its segment
+                    if (s != seg || chained != 0 || rec.getLong(RecordLayout.HEADER_BYTES + IntentLayout.PREV_OFFSET)
+                            != last.address()
+                            || rec.getInt(RecordLayout.HEADER_BYTES + IntentLayout.SEQUENCE_OFFSET) != intents.size()) {
+                        tail = true;
+                        break outer;
+                    }
+                    intents.add(new long[] {LogAddress.of(s, p), len});
+                    pos = p + len;
+                    p = pos;
+                    continue;
+                }
+                chained++;
                 chain.update(rec.byteBuffer().duplicate().position(0).limit(len));
                 if (type == RecordLayout.TYPE_NEXT_SEGMENT) {
                     long next = rec.getLong(RecordLayout.HEADER_BYTES);
@@ -116,6 +150,9 @@ public final class Recovery {
                 }
             }
         }
-        return new Result(last, replayed, tail);
+        // bytes after the end in its segment (a group that never completed, which may name a
+        // next segment) are stepped over, never appended to
+        tail = tail || log.segment(seg).file.size() > pos;
+        return new Result(last, replayed, tail, intents, pos);
     }
 }

@@ -1,0 +1,183 @@
+package dev.varve.engine;
+
+import dev.varve.engine.format.IntentLayout;
+import java.util.ArrayList;
+import java.util.List;
+import org.agrona.ExpandableArrayBuffer;
+import org.agrona.MutableDirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * A volume's writes and trims since its last intent record or commit, encoded as the ops of an
+ * intent record ({@link IntentLayout}) in the order they reached the map. The owner appends
+ * under the volume's map lock; a flush takes them when no write is in flight.
+ */
+public final class IntentOps {
+    private ExpandableArrayBuffer buf;
+    private int length;
+
+    void write(long lba, int blocks, long address, int[] crcs) {
+        int at = reserve(IntentLayout.writeOpBytes(blocks));
+        buf.putLong(at, lba);
+        buf.putInt(at + 8, blocks);
+        buf.putLong(at + 12, address);
+        int p = at + 20;
+        for (int c : crcs) {
+            buf.putInt(p, c);
+            p += 4;
+        }
+    }
+
+    void trim(long lba, long count) {
+        int at = reserve(IntentLayout.TRIM_OP_BYTES);
+        buf.putLong(at, lba);
+        buf.putInt(at + 8, 0);
+        buf.putLong(at + 12, count);
+    }
+
+    private int reserve(int bytes) {
+        if (buf == null) {
+            buf = new ExpandableArrayBuffer(4096);
+        }
+        int at = length;
+        buf.checkLimit(at + bytes);
+        length += bytes;
+        return at;
+    }
+
+    int length() {
+        return length;
+    }
+
+    /** Takes the ops as bytes and starts empty. */
+    byte[] take() {
+        byte[] out = new byte[length];
+        if (length > 0) {
+            buf.getBytes(0, out);
+        }
+        clear();
+        return out;
+    }
+
+    void clear() {
+        length = 0;
+        if (buf != null && buf.capacity() > (1 << 20)) {
+            buf = null; // a burst's buffer is not kept for ever
+        }
+    }
+
+    /** Length of the op at {@code at}. */
+    static int opLength(org.agrona.DirectBuffer b, int at) {
+        int blocks = b.getInt(at + 8);
+        return blocks == 0 ? IntentLayout.TRIM_OP_BYTES : IntentLayout.writeOpBytes(blocks);
+    }
+
+    /** One volume's ops taken by a flush. */
+    record Taken(long volumeId, byte[] ops) {
+    }
+
+    /**
+     * The payloads of the intent records for {@code taken}, each at most about
+     * {@link IntentLayout#MAX_PAYLOAD}; a volume's ops are split between records at op
+     * boundaries, in order.
+     */
+    static List<byte[]> payloads(long prevCommit, int firstSequence, List<Taken> taken) {
+        List<byte[]> out = new ArrayList<>();
+        ExpandableArrayBuffer b = new ExpandableArrayBuffer(64 * 1024);
+        int[] state = {IntentLayout.GROUPS_START, 0, firstSequence}; // write position, groups, sequence
+        for (Taken t : taken) {
+            UnsafeBuffer ops = new UnsafeBuffer(t.ops());
+            int p = 0;
+            while (p < t.ops().length) {
+                if (state[0] + IntentLayout.GROUP_HEADER_BYTES + opLength(ops, p) > IntentLayout.MAX_PAYLOAD
+                        && state[1] > 0) {
+                    out.add(finish(b, prevCommit, state));
+                }
+                int groupAt = state[0];
+                int q = p;
+                int room = IntentLayout.MAX_PAYLOAD - groupAt - IntentLayout.GROUP_HEADER_BYTES;
+                do {
+                    q += opLength(ops, q);
+                } while (q < t.ops().length && q - p + opLength(ops, q) <= room);
+                b.putLong(groupAt, t.volumeId());
+                b.putInt(groupAt + 8, q - p);
+                b.putBytes(groupAt + IntentLayout.GROUP_HEADER_BYTES, ops, p, q - p);
+                state[0] = groupAt + IntentLayout.GROUP_HEADER_BYTES + (q - p);
+                state[1]++;
+                p = q;
+            }
+        }
+        if (state[1] > 0) {
+            out.add(finish(b, prevCommit, state));
+        }
+        return out;
+    }
+
+    private static byte[] finish(MutableDirectBuffer b, long prevCommit, int[] state) {
+        b.putLong(IntentLayout.PREV_OFFSET, prevCommit);
+        b.putInt(IntentLayout.SEQUENCE_OFFSET, state[2]++);
+        b.putInt(IntentLayout.GROUPS_OFFSET, state[1]);
+        byte[] out = new byte[state[0]];
+        b.getBytes(0, out);
+        state[0] = IntentLayout.GROUPS_START;
+        state[1] = 0;
+        return out;
+    }
+
+    /** Receives the ops of an intent record in order. */
+    public interface Replay {
+        void write(long volumeId, long lba, int blocks, long address, int[] crcs) throws java.io.IOException;
+
+        void trim(long volumeId, long lba, long count) throws java.io.IOException;
+    }
+
+    /**
+     * Decodes an intent payload of {@code length} bytes at {@code offset} of {@code b}; returns
+     * a description of what is malformed, or null after replaying every op.
+     */
+    public static String replay(org.agrona.DirectBuffer b, int offset, int length, Replay to) throws java.io.IOException {
+        if (length < IntentLayout.GROUPS_START) {
+            return "intent payload of " + length + " bytes is shorter than its header";
+        }
+        int groups = b.getInt(offset + IntentLayout.GROUPS_OFFSET);
+        int p = offset + IntentLayout.GROUPS_START;
+        int end = offset + length;
+        for (int g = 0; g < groups; g++) {
+            if (p + IntentLayout.GROUP_HEADER_BYTES > end) {
+                return "intent group " + g + " runs past the record";
+            }
+            long volume = b.getLong(p);
+            int opsBytes = b.getInt(p + 8);
+            p += IntentLayout.GROUP_HEADER_BYTES;
+            if (opsBytes < 0 || p + opsBytes > end) {
+                return "intent group " + g + " gives " + opsBytes + " bytes of ops, past the record";
+            }
+            int opsEnd = p + opsBytes;
+            while (p < opsEnd) {
+                if (p + IntentLayout.OP_HEADER_BYTES > opsEnd) {
+                    return "an intent op header runs past its group";
+                }
+                long lba = b.getLong(p);
+                int blocks = b.getInt(p + 8);
+                if (blocks < 0 || blocks > dev.varve.engine.btree.Extent.MAX_BLOCKS) {
+                    return "an intent op gives " + blocks + " blocks";
+                }
+                int len = blocks == 0 ? IntentLayout.TRIM_OP_BYTES : IntentLayout.writeOpBytes(blocks);
+                if (p + len > opsEnd) {
+                    return "an intent op runs past its group";
+                }
+                if (blocks == 0) {
+                    to.trim(volume, lba, b.getLong(p + 12));
+                } else {
+                    int[] crcs = new int[blocks];
+                    for (int i = 0; i < blocks; i++) {
+                        crcs[i] = b.getInt(p + 20 + 4 * i);
+                    }
+                    to.write(volume, lba, blocks, b.getLong(p + 12), crcs);
+                }
+                p += len;
+            }
+        }
+        return null;
+    }
+}

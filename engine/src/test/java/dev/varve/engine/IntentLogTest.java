@@ -1,0 +1,253 @@
+package dev.varve.engine;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.varve.engine.io.CrashableStorage;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The intent log: a flush with only volume writes pending logs them and forces them with the
+ * data instead of writing every changed tree, and after a power cut the store opens with every
+ * flushed write, in order, before any commit wrote the trees.
+ */
+class IntentLogTest {
+    private static final Path ROOT = Path.of("/mem/intents");
+    private static final int BLOCK = 4096;
+    private static final int BLOCKS = 1024; // a 4 MiB volume
+
+    private static StoreOptions options(CrashableStorage s) {
+        return StoreOptions.defaults().withSegmentSize(1 << 20).withCommitIntervalMillis(0)
+                .withDirtyBytesLimit(Long.MAX_VALUE).withGcIntervalMillis(0).withStorage(p -> s);
+    }
+
+    /** A model of two volumes, block by block (null: never written or trimmed, reads as zeros). */
+    private static final class Model {
+        final byte[][][] blocks = new byte[2][BLOCKS][];
+
+        Model copy() {
+            Model m = new Model();
+            for (int v = 0; v < 2; v++) {
+                m.blocks[v] = blocks[v].clone();
+            }
+            return m;
+        }
+
+        String verify(Store store, String context) throws IOException {
+            for (int v = 0; v < 2; v++) {
+                BlockDevice d = store.volume("v" + v);
+                byte[] all = new byte[BLOCKS * BLOCK];
+                d.read(0, all, 0, all.length);
+                for (int b = 0; b < BLOCKS; b++) {
+                    byte[] want = blocks[v][b] == null ? new byte[BLOCK] : blocks[v][b];
+                    if (!Arrays.equals(want, Arrays.copyOfRange(all, b * BLOCK, (b + 1) * BLOCK))) {
+                        return context + ": volume v" + v + " block " + b + " differs from the last flush";
+                    }
+                }
+            }
+            return null;
+        }
+    }
+
+    /** Random writes of 1..80 blocks (a run over 64 blocks is two extents), overlaps and trims. */
+    private static void randomOps(Store store, Model m, Random r, int n) throws IOException {
+        for (int i = 0; i < n; i++) {
+            int v = r.nextInt(2);
+            Volume vol = store.volume("v" + v);
+            int first = r.nextInt(BLOCKS);
+            int count = Math.min(BLOCKS - first, 1 + (r.nextInt(4) == 0 ? r.nextInt(80) : r.nextInt(3)));
+            if (r.nextInt(6) == 0) {
+                vol.trim((long) first * BLOCK, (long) count * BLOCK);
+                for (int b = first; b < first + count; b++) {
+                    m.blocks[v][b] = null;
+                }
+            } else {
+                byte[] d = new byte[count * BLOCK];
+                r.nextBytes(d);
+                vol.write((long) first * BLOCK, d, 0, d.length);
+                for (int b = 0; b < count; b++) {
+                    m.blocks[v][first + b] = Arrays.copyOfRange(d, b * BLOCK, (b + 1) * BLOCK);
+                }
+            }
+        }
+    }
+
+    private static CrashableStorage fresh() throws IOException {
+        return fresh(1 << 20);
+    }
+
+    private static CrashableStorage fresh(long segmentSize) throws IOException {
+        CrashableStorage s = new CrashableStorage(ROOT);
+        try (Store store = Store.create(ROOT, options(s).withSegmentSize(segmentSize))) {
+            store.createVolume("v0", (long) BLOCKS * BLOCK);
+            store.createVolume("v1", (long) BLOCKS * BLOCK);
+        }
+        return s;
+    }
+
+    @Test
+    void aFlushLogsTheWritesInsteadOfCommittingTheTrees() throws Exception {
+        CrashableStorage disk = fresh();
+        try (Store store = Store.open(ROOT, options(disk))) {
+            Random r = new Random(1);
+            randomOps(store, new Model(), r, 300);
+            store.flush();
+            long gen = store.lastCommit().generation();
+            long before = store.bytesAppended();
+            Volume v = store.volume("v0");
+            for (int i = 0; i < 256; i++) {
+                v.write((long) r.nextInt(BLOCKS) * BLOCK, new byte[BLOCK], 0, BLOCK);
+            }
+            v.flush();
+            assertEquals(gen, store.lastCommit().generation(), "a flush of writes alone commits no group");
+            assertTrue(store.intentRecordsWritten() >= 1);
+            long logged = store.bytesAppended() - before - 256L * BLOCK;
+            // 256 one-block write ops of 24 bytes and a record header; the trees they changed are
+            // not written
+            assertTrue(logged > 256 * 24 && logged < 256 * 24 + 1024, "the flush appended " + logged + " bytes");
+            store.commit();
+            assertEquals(gen + 1, store.lastCommit().generation(), "commit() writes the trees as one group");
+        }
+    }
+
+    @Test
+    void withTheIntentLogOffEveryFlushCommits() throws Exception {
+        CrashableStorage disk = fresh();
+        try (Store store = Store.open(ROOT, options(disk).withIntentLog(false))) {
+            long gen = store.lastCommit().generation();
+            store.volume("v0").write(0, new byte[BLOCK], 0, BLOCK);
+            store.flush();
+            assertEquals(gen + 1, store.lastCommit().generation());
+            assertEquals(0, store.intentRecordsWritten());
+        }
+    }
+
+    @Test
+    void everyFlushedWriteSurvivesAPowerCutBeforeAnyCommit() throws Exception {
+        long seed = Long.getLong("varve.seed", System.nanoTime());
+        Random r = new Random(seed);
+        for (int round = 0; round < 20; round++) {
+            CrashableStorage disk = fresh();
+            Model flushed = new Model();
+            Model live = new Model();
+            long gen;
+            try (Store store = Store.open(ROOT, options(disk))) {
+                gen = store.lastCommit().generation();
+                int flushes = 1 + r.nextInt(6);
+                for (int f = 0; f < flushes; f++) {
+                    randomOps(store, live, r, 1 + r.nextInt(60));
+                    store.flush();
+                    flushed = live.copy();
+                }
+                randomOps(store, live, r, r.nextInt(30)); // never flushed: must not appear
+                CrashableStorage image = disk.crash(r);
+                String context = "seed " + seed + " round " + round;
+                try (Store after = Store.open(ROOT, options(image))) {
+                    assertEquals(gen + 1, after.lastCommit().generation(),
+                            context + ": opening commits the replayed intents at once");
+                    String bad = flushed.verify(after, context);
+                    assertEquals(null, bad);
+                }
+                // the replay's commit is durable: a second power cut with nothing written loses nothing
+                try (Store again = Store.open(ROOT, options(image.crash(r)))) {
+                    assertEquals(null, flushed.verify(again, context + " after a second cut"));
+                }
+                disk.powerOff(); // the original store must not write over the images
+            } catch (IOException closing) {
+                // closing the original store fails after powerOff, as it should
+            }
+        }
+    }
+
+    @Test
+    void aFlushOfManyWritesSpansSeveralRecords() throws Exception {
+        // 8 MiB segments: intents never leave the meta segment, and 1.3 MB of them fit
+        CrashableStorage disk = fresh(8 << 20);
+        Model m = new Model();
+        try (Store store = Store.open(ROOT, options(disk))) {
+            // single-block writes to every other block, many times over: 48,000 ops of 24 bytes in
+            // one flush, more than one intent record holds
+            Random r = new Random(7);
+            for (int i = 0; i < 48_000; i++) {
+                int v = i & 1;
+                int b = (r.nextInt(BLOCKS / 2)) * 2;
+                byte[] d = new byte[BLOCK];
+                r.nextBytes(d);
+                store.volume("v" + v).write((long) b * BLOCK, d, 0, BLOCK);
+                m.blocks[v][b] = d;
+            }
+            store.flush();
+            assertTrue(store.intentRecordsWritten() >= 2, store.intentRecordsWritten() + " intent records");
+            CrashableStorage image = disk.crash(new Random(8));
+            disk.powerOff();
+            try (Store after = Store.open(ROOT, options(image))) {
+                assertEquals(null, m.verify(after, "after the cut"));
+            }
+        } catch (IOException closing) {
+            // the original store's close after powerOff
+        }
+    }
+
+    @Test
+    void aReadOnlyOpenReplaysInMemoryAndWritesNothing() throws Exception {
+        CrashableStorage disk = fresh();
+        Model m = new Model();
+        CrashableStorage image = null;
+        try (Store store = Store.open(ROOT, options(disk))) {
+            randomOps(store, m, new Random(3), 200);
+            store.flush();
+            image = disk.crash(new Random(4));
+            disk.powerOff();
+        } catch (IOException closing) {
+            // the original store's close after powerOff
+        }
+        assertTrue(image != null);
+        long writes = image.operations(CrashableStorage.Op.WRITE);
+        try (Store ro = Store.open(ROOT, options(image).withReadOnly(true))) {
+            assertEquals(null, m.verify(ro, "read-only"));
+        }
+        assertEquals(writes, image.operations(CrashableStorage.Op.WRITE), "a read-only open writes nothing");
+        try (Store rw = Store.open(ROOT, options(image))) {
+            assertEquals(null, m.verify(rw, "read-write after the read-only open"));
+        }
+    }
+
+    @Test
+    void aSnapshotAfterFlushedWritesHoldsThemAndTheIntentsBeforeItAreNotReplayed() throws Exception {
+        CrashableStorage disk = fresh();
+        Model m = new Model();
+        try (Store store = Store.open(ROOT, options(disk))) {
+            Random r = new Random(11);
+            randomOps(store, m, r, 100);
+            store.flush();
+            store.snapshot("v0", "s", java.util.Map.of());
+            Model atSnapshot = m.copy();
+            // reverted after the snapshot: an obsolete intent must never be replayed over it
+            randomOps(store, m, r, 100);
+            store.flush();
+            store.revert("v0", "s", null);
+            m.blocks[0] = atSnapshot.blocks[0].clone();
+            store.volume("v0").write(0, new byte[BLOCK], 0, BLOCK);
+            m.blocks[0][0] = new byte[BLOCK];
+            store.flush();
+            CrashableStorage image = disk.crash(new Random(12));
+            disk.powerOff();
+            try (Store after = Store.open(ROOT, options(image))) {
+                assertEquals(null, m.verify(after, "after the cut"));
+                byte[] snap = new byte[BLOCKS * BLOCK];
+                after.snapshotDevice("v0", "s").read(0, snap, 0, snap.length);
+                for (int b = 0; b < BLOCKS; b++) {
+                    byte[] want = atSnapshot.blocks[0][b] == null ? new byte[BLOCK] : atSnapshot.blocks[0][b];
+                    assertArrayEquals(want, Arrays.copyOfRange(snap, b * BLOCK, (b + 1) * BLOCK), "snapshot block " + b);
+                }
+            }
+        } catch (IOException closing) {
+            // the original store's close after powerOff
+        }
+    }
+}

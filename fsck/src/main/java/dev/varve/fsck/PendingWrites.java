@@ -1,0 +1,335 @@
+package dev.varve.fsck;
+
+import dev.varve.engine.IntentOps;
+import dev.varve.engine.LogAddress;
+import dev.varve.engine.btree.Extent;
+import dev.varve.engine.catalog.CatalogEntry;
+import dev.varve.engine.format.IntentLayout;
+import dev.varve.engine.format.RecordLayout;
+import dev.varve.engine.log.Log;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import org.agrona.DirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * The writes and trims of the intent records ({@link IntentLayout}) that opening replays after
+ * the commit the log ends at: flushes made them durable before any commit wrote the trees that
+ * hold them. They are part of the store's content, so they are checked as it is: each record
+ * decodes, names volumes the commit's catalog holds and blocks inside them, and (unless fast)
+ * every data block a write names matches the checksum the record carries for it.
+ *
+ * <p>Opening replays them in log order; a record that does not decode, or names a volume the
+ * catalog does not hold or blocks past a volume's end, stops the store from opening at all. What
+ * a repair keeps of them is decided per volume, so that each volume's writes stay a prefix of its
+ * flushes: a volume keeps the records before the first in which it has a problem (a block that
+ * fails its checksum, blocks past its end); a record that does not decode, or names a volume the
+ * catalog does not hold, ends them for every volume.
+ */
+final class PendingWrites {
+    /** One write ({@code extent} set) or trim ({@code extent} null) of {@code blocks} blocks from {@code lba}. */
+    record Op(int record, long volume, long lba, long blocks, Extent extent) {
+    }
+
+    /** An intent record: where it is, and the generation its extents are born in. */
+    record Rec(long address, int length, long generation) {
+        String where() {
+            return "segment " + LogAddress.segment(address) + " offset " + LogAddress.offset(address);
+        }
+    }
+
+    final List<Rec> records = new ArrayList<>();
+    final List<Op> ops = new ArrayList<>();
+    /** The first record no volume keeps (one that does not decode or names no volume), or the record count. */
+    int globalCut;
+    /** Why no volume keeps the records from {@link #globalCut} on. */
+    String globalWhy;
+    /** Volume id -> the first record that volume does not keep, when before {@link #globalCut}. */
+    final Map<Long, Integer> cuts = new HashMap<>();
+    /** Volume id -> why it does not keep the records from its cut on. */
+    final Map<Long, String> cutWhy = new HashMap<>();
+
+    private PendingWrites() {
+    }
+
+    /** The first record {@code volume} does not keep. */
+    int cut(long volume) {
+        return Math.min(globalCut, cuts.getOrDefault(volume, Integer.MAX_VALUE));
+    }
+
+    boolean kept(Op op) {
+        return op.record < cut(op.volume);
+    }
+
+    /** Why {@code volume} does not keep the records from its cut on. */
+    String why(long volume) {
+        Integer c = cuts.get(volume);
+        return c != null && c < globalCut ? cutWhy.get(volume) : globalWhy;
+    }
+
+    private void cutAll(int index, String why) {
+        if (index < globalCut) {
+            globalCut = index;
+            globalWhy = why;
+        }
+    }
+
+    private void cutVolume(long volume, int index, String why) {
+        Integer c = cuts.get(volume);
+        if (c == null || index < c) {
+            cuts.put(volume, index);
+            cutWhy.put(volume, why);
+        }
+    }
+
+    /** True when a repair keeps every op (nothing needs dropping). */
+    boolean whole() {
+        return globalCut == records.size() && cuts.isEmpty();
+    }
+
+    /** Blocks each volume's kept ops cover (written or trimmed): committed data there is not what opening shows. */
+    Map<Long, CommitContent.Ranges> coveredBlocks() {
+        Map<Long, CommitContent.Ranges> m = new HashMap<>();
+        for (Op op : ops) {
+            if (kept(op)) {
+                m.computeIfAbsent(op.volume, k -> new CommitContent.Ranges()).add(op.lba, op.lba + op.blocks);
+            }
+        }
+        return m;
+    }
+
+    // ------------------------------------------------------------------ checking
+
+    /**
+     * Decodes the intent records {@code intents} ({address, length} in log order, as recovery
+     * returns them) against the catalog of {@code out}, records what is wrong in {@code out},
+     * and queues every data block the writes name with {@code data}. Call {@link #attribute}
+     * once the data has been verified.
+     */
+    static PendingWrites check(Log log, Findings findings, DataCheck data, CommitContent out, List<long[]> intents,
+                               ContentCheck content) throws IOException {
+        PendingWrites w = new PendingWrites();
+        w.globalCut = Integer.MAX_VALUE;
+        for (long[] at : intents) {
+            int index = w.records.size();
+            long address = at[0];
+            long seg = LogAddress.segment(address);
+            long off = LogAddress.offset(address);
+            UnsafeBuffer rec;
+            try {
+                rec = log.readRecord(address, (int) at[1]);
+            } catch (dev.varve.engine.CorruptionException | java.nio.file.NoSuchFileException e) {
+                // recovery read it whole a moment ago: the storage changed under the check
+                w.records.add(new Rec(address, (int) at[1], -1));
+                int slot = findings.slot("intent-record", seg, off, "the intent record is unreadable: "
+                        + ContentCheck.strip(e.getMessage()));
+                out.intentDamage.computeIfAbsent(0L, k -> new LinkedHashSet<>()).add(slot);
+                out.affectWhole(slot, "the whole store (it does not open)");
+                w.cutAll(index, "the intent record at " + w.records.get(index).where() + " is unreadable");
+                continue;
+            }
+            long gen = rec.getLong(RecordLayout.GENERATION_OFFSET);
+            w.records.add(new Rec(address, (int) at[1], gen));
+            List<Op> recOps = new ArrayList<>();
+            Decoded d = decode(rec, (int) at[1], index, gen, recOps);
+            if (d.bad != null) {
+                int slot = findings.slot("intent-record", seg, off, "the intent record does not decode ("
+                        + d.bad + "): the store does not open while it is there; fsck --repair drops it and every "
+                        + "intent record after it");
+                // the volumes of the groups read before it, and of the group it fails in when that is known
+                LinkedHashSet<Long> volumes = new LinkedHashSet<>();
+                recOps.forEach(op -> volumes.add(op.volume));
+                volumes.add(d.badVolume);
+                boolean named = false;
+                for (long id : volumes) {
+                    CatalogEntry e = out.byId.get(id);
+                    if (id != 0 && e != null && e.isVolume()) {
+                        out.intentDamage.computeIfAbsent(e.id, k -> new LinkedHashSet<>()).add(slot);
+                        out.affectWhole(slot, out.name(e) + " (the store does not open)");
+                        named = true;
+                    }
+                }
+                if (!named || d.badVolume == 0) {
+                    out.intentDamage.computeIfAbsent(0L, k -> new LinkedHashSet<>()).add(slot);
+                    out.affectWhole(slot, named ? "whatever volumes the unreadable rest of the record names"
+                            : "the whole store (it does not open)");
+                }
+                w.cutAll(index, "the intent record at " + w.records.get(index).where() + " does not decode");
+                w.ops.addAll(recOps);
+                continue;
+            }
+            for (Op op : recOps) {
+                w.ops.add(op);
+                CatalogEntry e = out.byId.get(op.volume);
+                if (e == null || !e.isVolume()) {
+                    int slot = findings.slot("intent-volume", seg, off, "an intent record names volume id " + op.volume
+                            + ", which the catalog of generation " + out.commit.generation() + " does not hold as a volume"
+                            + (out.catalogWhole() ? "" : " (or holds in a part that is unreadable)")
+                            + ": the store does not open while it is there; fsck --repair drops it and every intent "
+                            + "record after it");
+                    out.intentDamage.computeIfAbsent(0L, k -> new LinkedHashSet<>()).add(slot);
+                    out.affectWhole(slot, "volume id " + op.volume + " (the store does not open)");
+                    w.cutAll(index, "the intent record at " + w.records.get(index).where() + " names volume id "
+                            + op.volume + ", which the catalog does not hold");
+                    continue;
+                }
+                int bs = Math.max(1, e.blockSize);
+                long blocks = e.size / bs;
+                if (op.lba < 0 || op.blocks < 0 || op.lba > blocks || op.blocks > blocks - op.lba) {
+                    int slot = findings.slot("intent-range", seg, off, "an intent record names blocks " + op.lba + "+"
+                            + op.blocks + " of " + out.name(e) + ", past its end (it has " + blocks + " blocks of " + bs
+                            + " bytes): the store does not open while it is there; fsck --repair drops the writes of "
+                            + out.name(e) + " from this intent record on");
+                    out.intentDamage.computeIfAbsent(e.id, k -> new LinkedHashSet<>()).add(slot);
+                    out.affectWhole(slot, out.name(e) + " (the store does not open)");
+                    w.cutVolume(e.id, index, "the intent record at " + w.records.get(index).where()
+                            + " names blocks past its end");
+                    continue;
+                }
+                if (op.extent != null) {
+                    content.referData(op.extent.address);
+                    data.add(op.extent, bs);
+                }
+            }
+        }
+        w.globalCut = Math.min(w.globalCut, w.records.size());
+        return w;
+    }
+
+    /**
+     * Attributes the data blocks of the writes that failed their checksum (or lie in segments
+     * that are missing) to the volume and byte range each was written to. Blocks a later op
+     * overwrites count too: they are what the records say, and a repair keeps each volume's
+     * records up to the first with a bad block.
+     */
+    void attribute(CommitContent out, DataCheck data) {
+        for (Op op : ops) {
+            if (op.extent == null || op.record >= globalCut) {
+                continue;
+            }
+            CatalogEntry e = out.byId.get(op.volume);
+            if (e == null || !e.isVolume()) {
+                continue;
+            }
+            int bs = Math.max(1, e.blockSize);
+            for (int b = 0; b < op.extent.blocks; b++) {
+                int slot = data.damageAt(op.extent.address + (long) b * bs, bs);
+                if (slot < 0) {
+                    continue;
+                }
+                out.intentDamage.computeIfAbsent(e.id, k -> new LinkedHashSet<>()).add(slot);
+                out.affect(slot, out.name(e), (op.lba + b) * bs, (op.lba + b + 1) * bs);
+                cutVolume(e.id, op.record, "a data block the intent record at " + records.get(op.record).where()
+                        + " names for it fails its checksum (or is missing)");
+            }
+        }
+        cuts.entrySet().removeIf(c -> c.getValue() >= globalCut);
+    }
+
+    // ------------------------------------------------------------------ decoding
+
+    /** What went wrong decoding a record: why, and the volume id of the group it happened in (0 if unknown). */
+    private record Decoded(String bad, long badVolume) {
+    }
+
+    /**
+     * Decodes one record group by group, so that a group that does not decode is known by its
+     * volume; the ops themselves are decoded by the engine's own {@link IntentOps#replay}.
+     */
+    private static Decoded decode(DirectBuffer rec, int length, int index, long gen, List<Op> into) throws IOException {
+        int payload = RecordLayout.HEADER_BYTES;
+        int end = length;
+        if (end - payload < IntentLayout.GROUPS_START) {
+            return new Decoded("a payload of " + (end - payload) + " bytes is shorter than its header", 0);
+        }
+        int groups = rec.getInt(payload + IntentLayout.GROUPS_OFFSET);
+        if (groups < 0) {
+            return new Decoded("it gives " + groups + " groups", 0);
+        }
+        int p = payload + IntentLayout.GROUPS_START;
+        for (int g = 0; g < groups; g++) {
+            if (p + IntentLayout.GROUP_HEADER_BYTES > end) {
+                return new Decoded("group " + g + " of " + groups + " runs past the record", 0);
+            }
+            long volume = rec.getLong(p);
+            int opsBytes = rec.getInt(p + 8);
+            if (opsBytes < 0 || p + IntentLayout.GROUP_HEADER_BYTES + opsBytes > end) {
+                return new Decoded("group " + g + " gives " + opsBytes + " bytes of ops, past the record", volume);
+            }
+            // the group alone, as a payload of one group, for the engine's decoder
+            byte[] one = new byte[IntentLayout.GROUPS_START + IntentLayout.GROUP_HEADER_BYTES + opsBytes];
+            UnsafeBuffer u = new UnsafeBuffer(one);
+            u.putInt(IntentLayout.GROUPS_OFFSET, 1);
+            rec.getBytes(p, one, IntentLayout.GROUPS_START, IntentLayout.GROUP_HEADER_BYTES + opsBytes);
+            String bad = IntentOps.replay(u, 0, one.length, new IntentOps.Replay() {
+                @Override
+                public void write(long volumeId, long lba, int blocks, long address, int[] crcs) {
+                    into.add(new Op(index, volumeId, lba, blocks, new Extent(blocks, address, gen, crcs)));
+                }
+
+                @Override
+                public void trim(long volumeId, long lba, long count) {
+                    into.add(new Op(index, volumeId, lba, count, null));
+                }
+            });
+            if (bad != null) {
+                return new Decoded(bad, volume);
+            }
+            p += IntentLayout.GROUP_HEADER_BYTES + opsBytes;
+        }
+        return new Decoded(null, 0);
+    }
+
+    /**
+     * The ops of a whole intent record read on its own (one recovery does not replay), or an
+     * empty list when it cannot be read or decoded: used to say which writes are lost.
+     */
+    static List<Op> read(Log log, long address, int length) {
+        try {
+            UnsafeBuffer rec = log.readRecord(address, length);
+            List<Op> out = new ArrayList<>();
+            Decoded d = decode(rec, length, 0, rec.getLong(RecordLayout.GENERATION_OFFSET), out);
+            return d.bad == null ? out : List.of();
+        } catch (IOException | RuntimeException e) {
+            return List.of();
+        }
+    }
+
+    /** Byte ranges of {@code ops} per volume or snapshot name, as the commit's catalog gives them. */
+    static Map<String, CommitContent.Ranges> ranges(CommitContent cc, List<Op> ops) {
+        Map<String, CommitContent.Ranges> m = new LinkedHashMap<>();
+        for (Op op : ops) {
+            CatalogEntry e = cc.byId.get(op.volume);
+            String name = e == null || !e.isVolume() ? "volume id " + op.volume : cc.name(e);
+            int bs = e == null ? 1 : Math.max(1, e.blockSize);
+            CommitContent.Ranges r = m.computeIfAbsent(name, k -> new CommitContent.Ranges());
+            if (e == null || op.lba < 0 || op.blocks <= 0 || op.lba > Long.MAX_VALUE / bs - op.blocks) {
+                r.whole = true;
+            } else {
+                r.add(op.lba * bs, (op.lba + op.blocks) * bs);
+            }
+        }
+        return m;
+    }
+
+    /** "bytes 0-4095, 65536-69631" (at most a few, then how many more). */
+    static String describe(CommitContent.Ranges r) {
+        List<String> parts = new ArrayList<>();
+        int more = 0;
+        for (var x : r.map.entrySet()) {
+            if (parts.size() >= 6) {
+                more++;
+            } else {
+                parts.add(x.getKey() + "-" + (x.getValue() - 1));
+            }
+        }
+        String s = parts.isEmpty() ? "its writes" : "bytes " + String.join(", ", parts) + (more > 0 ? " and " + more
+                + " more ranges" : "");
+        return r.whole && !parts.isEmpty() ? s + " (and writes outside it)" : s;
+    }
+}
