@@ -497,12 +497,21 @@ public final class Store implements AutoCloseable {
      * writers fill the next; at the limit the writer commits itself, which throttles writers
      * that outrun the disk.
      */
+    /** Heap a dirty extent node takes, about: 64 extents with their checksum arrays, and the node's own arrays. */
+    private static final long DIRTY_NODE_BYTES = 6 << 10;
+
     void afterWrite() throws IOException {
         long dirty = dirtyBytes.get();
         long limit = options.dirtyBytesLimit();
-        if (dirty >= limit) {
+        // dirty nodes stay in memory until a commit writes them: with flushes logged as intents,
+        // random writes over a large volume would otherwise pin a node each, past the cache budget
+        // (a background commit at the cache's budget, a writer's own at twice it)
+        long nodes = cache.dirtyNodes() * DIRTY_NODE_BYTES;
+        long nodeLimit = 2 * Math.max(options.nodeCacheBytes(), 1L << 20);
+        if (dirty >= limit || nodes >= nodeLimit) {
             commit(false);
-        } else if (dirty >= limit / 2 && syncer != null && syncQueued.compareAndSet(false, true)) {
+        } else if ((dirty >= limit / 2 || nodes >= nodeLimit / 2) && syncer != null
+                && syncQueued.compareAndSet(false, true)) {
             try {
                 syncer.execute(() -> {
                     try {
@@ -833,6 +842,7 @@ public final class Store implements AutoCloseable {
                 }
             }
             dirtyVolumes.clear();
+            cache.resetDirty();
             // every write is in a tree of this group now: intent records before it are obsolete
             for (Volume v : loggedVolumes) {
                 v.ops.clear();

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The intent log: a flush with only volume writes pending logs them and forces them with the
@@ -248,6 +249,37 @@ class IntentLogTest {
             }
         } catch (IOException closing) {
             // the original store's close after powerOff
+        }
+    }
+
+    @Test
+    void dirtyNodesNeverOutgrowTheirBoundWhileFlushesOnlyLogIntents(@TempDir Path tmp) throws Exception {
+        // 24,576 one-block extents, every other block, fill about 600 leaves; once committed,
+        // random overwrites copy a clean leaf each, and logged flushes write no tree: only the
+        // dirty-node bound (twice the 1 MiB cache here: 341 nodes of 6 KiB) commits them
+        StoreOptions o = StoreOptions.defaults().withCommitIntervalMillis(0).withDirtyBytesLimit(Long.MAX_VALUE)
+                .withGcIntervalMillis(0).withNodeCacheBytes(1 << 20);
+        try (Store store = Store.create(tmp.resolve("s"), o)) {
+            int extents = 24_576;
+            Volume v = store.createVolume("v", 2L * extents * BLOCK);
+            byte[] b = new byte[BLOCK];
+            for (int i = 0; i < extents; i++) {
+                v.write(2L * i * BLOCK, b, 0, BLOCK);
+            }
+            store.commit();
+            long gen = store.lastCommit().generation();
+            Random r = new Random(9);
+            long most = 0;
+            for (int i = 1; i <= 5_000; i++) {
+                v.write(2L * r.nextInt(extents) * BLOCK, b, 0, BLOCK);
+                if (i % 256 == 0) {
+                    v.flush();
+                }
+                most = Math.max(most, store.cache().dirtyNodes());
+            }
+            assertTrue(store.lastCommit().generation() > gen, "the dirty-node bound committed");
+            // 2 MiB of 6 KiB nodes, and the path the write that crossed it dirtied
+            assertTrue(most <= (2 << 20) / (6 << 10) + 8, "at most " + most + " dirty nodes");
         }
     }
 }

@@ -110,6 +110,31 @@ public final class CowTree<V> {
         return true;
     }
 
+    /**
+     * The entry with the greatest key at or below {@code key}, or null: one descent (interior
+     * keys are lower bounds of their children), and the general walk only when a child's
+     * bound understates its first key and the floor lies in an earlier child.
+     */
+    public Map.Entry<Long, V> floorEntry(long key) throws IOException {
+        Node<V> n = rootNode();
+        if (n == null) {
+            return null;
+        }
+        while (!n.leaf) {
+            int i = n.floorIndex(key);
+            if (i < 0) {
+                return null; // below every child's lower bound
+            }
+            n = child(n, i);
+        }
+        int i = n.floorIndex(key);
+        if (i >= 0) {
+            return new java.util.AbstractMap.SimpleImmutableEntry<>(n.keys[i], n.value(i));
+        }
+        long k = floorKey(key);
+        return k == Long.MIN_VALUE ? null : new java.util.AbstractMap.SimpleImmutableEntry<>(k, get(k));
+    }
+
     /** Greatest key at or below {@code key}, or Long.MIN_VALUE when there is none. */
     public long floorKey(long key) throws IOException {
         Node<V> n = rootNode();
@@ -138,13 +163,18 @@ public final class CowTree<V> {
     }
 
     private Node<V> mutable(Node<V> n) {
-        return n.dirty ? n : n.copy(1);
+        if (n.dirty) {
+            return n;
+        }
+        source.dirtied();
+        return n.copy(1);
     }
 
     public void put(long key, V value) throws IOException {
         Node<V> r = rootNode();
         if (r == null) {
             r = new Node<>(true, 8);
+            source.dirtied();
         } else {
             r = mutable(r);
         }
@@ -152,6 +182,7 @@ public final class CowTree<V> {
         Node<V> right = insert(r, key, value);
         if (right != null) {
             Node<V> nr = new Node<>(false, 8);
+            source.dirtied();
             nr.count = 2;
             nr.keys[0] = r.keys[0];
             nr.children[0] = r;
@@ -212,6 +243,7 @@ public final class CowTree<V> {
         int half = n.count / 2;
         int moved = n.count - half;
         Node<V> r = new Node<>(n.leaf, Math.max(moved * 2, 8));
+        source.dirtied();
         System.arraycopy(n.keys, half, r.keys, 0, moved);
         if (n.leaf) {
             System.arraycopy(n.values, half, r.values, 0, moved);

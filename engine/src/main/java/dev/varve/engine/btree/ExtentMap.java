@@ -60,33 +60,32 @@ public final class ExtentMap {
 
     /** The extent holding block {@code lba}, or null when it is a hole. */
     public Extent extentAt(long lba) throws IOException {
-        Extent[] found = {null};
-        tree.scan(lba, (key, e) -> {
-            if (key > lba) {
-                return false;
-            }
-            if (key + e.blocks > lba) {
-                found[0] = e;
-                return false;
-            }
-            return true;
-        });
-        return found[0];
+        java.util.Map.Entry<Long, Extent> f = tree.floorEntry(lba);
+        return f != null && f.getKey() + f.getValue().blocks > lba ? f.getValue() : null;
     }
 
     /** Maps {@code [lba, lba+e.blocks)} to {@code e}, replacing whatever was there. */
     public void insert(long lba, Extent e) throws IOException {
-        punch(lba, e.blocks);
-        long prev = tree.floorKey(lba - 1);
-        if (prev != Long.MIN_VALUE) {
-            Extent p = tree.get(prev);
-            if (prev + p.blocks == lba && p.birth == e.birth && p.blocks + e.blocks <= Extent.MAX_BLOCKS
-                    && p.address + (long) p.blocks * blockSize == e.address) {
-                tree.put(prev, p.concat(e));
-                return;
-            }
+        java.util.Map.Entry<Long, Extent> prev = lba > 0 ? tree.floorEntry(lba - 1) : null;
+        if (prev != null && mergeable(prev.getKey(), prev.getValue(), lba, e)) {
+            punch(lba, e.blocks);
+            tree.put(prev.getKey(), prev.getValue().concat(e));
+            return;
         }
+        java.util.Map.Entry<Long, Extent> at = tree.floorEntry(lba);
+        if (at != null && at.getKey() == lba && at.getValue().blocks == e.blocks) {
+            // the same blocks written again as they were before (a random overwrite): one change
+            tree.put(lba, e);
+            return;
+        }
+        punch(lba, e.blocks);
         tree.put(lba, e);
+    }
+
+    /** True when {@code e} at {@code lba} continues {@code p} at {@code key}, in the map and in the log. */
+    private boolean mergeable(long key, Extent p, long lba, Extent e) {
+        return key + p.blocks == lba && p.birth == e.birth && p.blocks + e.blocks <= Extent.MAX_BLOCKS
+                && p.address + (long) p.blocks * blockSize == e.address;
     }
 
     /** Unmaps {@code [lba, lba+count)}: afterwards it is a hole. */

@@ -30,6 +30,8 @@ public final class NodeCache implements NodeSource {
     private final Map<Long, Node<?>> pinned = new ConcurrentHashMap<>();
     private final AtomicReferenceArray<Node<?>> hot;
     private final int hotMask;
+    /** Nodes trees made dirty since the last commit wrote them (held outside the bound until then). */
+    private final java.util.concurrent.atomic.LongAdder dirty = new java.util.concurrent.atomic.LongAdder();
 
     public NodeCache(Log log, long maxBytes) {
         this.log = log;
@@ -42,6 +44,21 @@ public final class NodeCache implements NodeSource {
                 .maximumWeight(Math.max(1, maxBytes))
                 .weigher((Long k, Node<?> n) -> Math.max(1, n.length * 3))
                 .build();
+    }
+
+    @Override
+    public void dirtied() {
+        dirty.increment();
+    }
+
+    /** Nodes made dirty since {@link #resetDirty()}: a commit is due before they outgrow the budget. */
+    public long dirtyNodes() {
+        return dirty.sum();
+    }
+
+    /** Called in a commit's freeze, which writes every dirty node. */
+    public void resetDirty() {
+        dirty.reset();
     }
 
     @Override
