@@ -49,13 +49,12 @@ public final class IntentOps {
         return length;
     }
 
-    /** Takes the ops as bytes and starts empty. */
-    byte[] take() {
+    /** The ops as bytes; they stay until {@link #clear()}. */
+    byte[] bytes() {
         byte[] out = new byte[length];
         if (length > 0) {
             buf.getBytes(0, out);
         }
-        clear();
         return out;
     }
 
@@ -131,40 +130,50 @@ public final class IntentOps {
         void trim(long volumeId, long lba, long count) throws java.io.IOException;
     }
 
+    /** What is malformed in an intent payload, and the volume id of the group it is in (0 when none). */
+    public record Malformed(String why, long volume) {
+    }
+
     /**
-     * Decodes an intent payload of {@code length} bytes at {@code offset} of {@code b}; returns
-     * a description of what is malformed, or null after replaying every op.
+     * Decodes an intent payload of {@code length} bytes at {@code offset} of {@code b},
+     * replaying every op in order; returns what is malformed (the ops before it were replayed),
+     * or null.
      */
-    public static String replay(org.agrona.DirectBuffer b, int offset, int length, Replay to) throws java.io.IOException {
+    public static Malformed replay(org.agrona.DirectBuffer b, int offset, int length, Replay to)
+            throws java.io.IOException {
         if (length < IntentLayout.GROUPS_START) {
-            return "intent payload of " + length + " bytes is shorter than its header";
+            return new Malformed("intent payload of " + length + " bytes is shorter than its header", 0);
         }
         int groups = b.getInt(offset + IntentLayout.GROUPS_OFFSET);
+        if (groups < 0) {
+            return new Malformed("intent payload gives " + groups + " groups", 0);
+        }
         int p = offset + IntentLayout.GROUPS_START;
         int end = offset + length;
         for (int g = 0; g < groups; g++) {
             if (p + IntentLayout.GROUP_HEADER_BYTES > end) {
-                return "intent group " + g + " runs past the record";
+                return new Malformed("intent group " + g + " of " + groups + " runs past the record", 0);
             }
             long volume = b.getLong(p);
             int opsBytes = b.getInt(p + 8);
             p += IntentLayout.GROUP_HEADER_BYTES;
             if (opsBytes < 0 || p + opsBytes > end) {
-                return "intent group " + g + " gives " + opsBytes + " bytes of ops, past the record";
+                return new Malformed("intent group " + g + " gives " + opsBytes + " bytes of ops, past the record",
+                        volume);
             }
             int opsEnd = p + opsBytes;
             while (p < opsEnd) {
                 if (p + IntentLayout.OP_HEADER_BYTES > opsEnd) {
-                    return "an intent op header runs past its group";
+                    return new Malformed("an intent op header runs past its group", volume);
                 }
                 long lba = b.getLong(p);
                 int blocks = b.getInt(p + 8);
                 if (blocks < 0 || blocks > dev.varve.engine.btree.Extent.MAX_BLOCKS) {
-                    return "an intent op gives " + blocks + " blocks";
+                    return new Malformed("an intent op gives " + blocks + " blocks", volume);
                 }
                 int len = blocks == 0 ? IntentLayout.TRIM_OP_BYTES : IntentLayout.writeOpBytes(blocks);
                 if (p + len > opsEnd) {
-                    return "an intent op runs past its group";
+                    return new Malformed("an intent op runs past its group", volume);
                 }
                 if (blocks == 0) {
                     to.trim(volume, lba, b.getLong(p + 12));

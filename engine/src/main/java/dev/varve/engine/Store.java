@@ -250,6 +250,8 @@ public final class Store implements AutoCloseable {
         Superblock sb = Superblock.readNewest(storage);
         Closeable lock = takeLock(storage);
         Log log = null;
+        StorageFile sbf = null;
+        Store s = null;
         try {
             log = new Log(storage, sb.uuidHi(), sb.uuidLo(), sb.segmentSize(), 1);
             log.openExisting();
@@ -258,43 +260,35 @@ public final class Store implements AutoCloseable {
             CommitInfo last = r.last();
             // the next record goes after the intents of the last commit, never over them
             log.setMetaHead(LogAddress.segment(last.address()), r.end());
-            StorageFile sbf = options.readOnly() ? null : storage.open(SuperblockLayout.FILE_NAME, false);
-            Store s = new Store(options, storage, lock, log, sb, last, r.tailAfterLast(), sbf);
+            sbf = options.readOnly() ? null : storage.open(SuperblockLayout.FILE_NAME, false);
+            s = new Store(options, storage, lock, log, sb, last, r.tailAfterLast(), sbf);
             if (!r.intents().isEmpty()) {
-                try {
-                    s.replayIntents(r.intents());
-                } catch (IOException | RuntimeException e) {
-                    s.abandon();
-                    throw e;
-                }
+                s.replayIntents(r.intents());
             }
             if (!options.readOnly() && (r.commitsReplayed() > 0 || !r.intents().isEmpty())) {
                 s.writeSuperblock();
             }
             return s;
         } catch (IOException | RuntimeException e) {
-            if (log != null) {
-                log.close();
+            if (s != null) {
+                // the store owns the files, the lock and its threads now; failed, it closes
+                // them and commits nothing
+                s.failure = e instanceof IOException io ? io : new IOException(e);
+                try {
+                    s.close();
+                } catch (IOException closing) {
+                    e.addSuppressed(closing);
+                }
+            } else {
+                if (sbf != null) {
+                    sbf.close();
+                }
+                if (log != null) {
+                    log.close();
+                }
+                lock.close();
             }
-            lock.close();
             throw e;
-        }
-    }
-
-    /** Stops a store that failed to open, writing nothing; the caller closes the log and lock. */
-    private void abandon() {
-        closed = true;
-        for (ExecutorService e : new ExecutorService[] {timer, syncer, gcTimer}) {
-            if (e != null) {
-                e.shutdown();
-            }
-        }
-        try {
-            if (superblockFile != null) {
-                superblockFile.close();
-            }
-        } catch (IOException ignored) {
-            // already failing
         }
     }
 
@@ -491,21 +485,20 @@ public final class Store implements AutoCloseable {
         }
     }
 
+    /** Heap a dirty extent node takes, about: 64 extents with their checksum arrays, and the node's own arrays. */
+    private static final long DIRTY_NODE_BYTES = 6 << 10;
+
     /**
      * Bounds the data written since the last commit, as a ZFS transaction group is bounded:
      * at half the limit a commit starts in the background, so the disk syncs one group while
      * writers fill the next; at the limit the writer commits itself, which throttles writers
-     * that outrun the disk.
+     * that outrun the disk. Dirty tree nodes are bounded the same way, at the node cache's
+     * budget and twice it: they stay in memory until a commit writes them, and with flushes
+     * logged as intents random writes over a large volume would otherwise pin a node each.
      */
-    /** Heap a dirty extent node takes, about: 64 extents with their checksum arrays, and the node's own arrays. */
-    private static final long DIRTY_NODE_BYTES = 6 << 10;
-
     void afterWrite() throws IOException {
         long dirty = dirtyBytes.get();
         long limit = options.dirtyBytesLimit();
-        // dirty nodes stay in memory until a commit writes them: with flushes logged as intents,
-        // random writes over a large volume would otherwise pin a node each, past the cache budget
-        // (a background commit at the cache's budget, a writer's own at twice it)
         long nodes = cache.dirtyNodes() * DIRTY_NODE_BYTES;
         long nodeLimit = 2 * Math.max(options.nodeCacheBytes(), 1L << 20);
         if (dirty >= limit || nodes >= nodeLimit) {
@@ -632,29 +625,27 @@ public final class Store implements AutoCloseable {
         long gen;
         txgLock.writeLock().lock();
         try {
-            long bytes = 0;
             for (Volume v : loggedVolumes) {
-                bytes += v.ops.length() + IntentLayout.GROUP_HEADER_BYTES;
+                if (!v.destroyed && v.ops.length() > 0) {
+                    taken.add(new IntentOps.Taken(v.id(), v.ops.bytes()));
+                }
             }
-            long records = bytes / (IntentLayout.MAX_PAYLOAD / 2) + 1;
-            long estimate = bytes + records * (RecordLayout.HEADER_BYTES + IntentLayout.GROUPS_START
-                    + RecordLayout.ALIGNMENT + 2L * IntentLayout.writeOpBytes(Extent.MAX_BLOCKS));
-            if (estimate > MAX_INTENT_BYTES || !log.metaHeadHasRoom(estimate)) {
+            List<byte[]> payloads = IntentOps.payloads(lastCommit.address(), intentsSinceCommit, taken);
+            long bytes = 0;
+            for (byte[] payload : payloads) {
+                bytes += RecordLayout.paddedLength(payload.length);
+            }
+            if (bytes > MAX_INTENT_BYTES || !log.metaHeadHasRoom(bytes)) {
                 return false;
             }
             for (Volume v : loggedVolumes) {
-                if (v.destroyed) {
-                    v.ops.clear();
-                } else if (v.ops.length() > 0) {
-                    taken.add(new IntentOps.Taken(v.id(), v.ops.take()));
-                }
+                v.ops.clear();
             }
             loggedVolumes.clear();
             gen = openGeneration;
             windows = log.detachWindows();
             data = log.takeUnforcedData();
             batch = log.beginBatch(gen);
-            List<byte[]> payloads = IntentOps.payloads(lastCommit.address(), intentsSinceCommit, taken);
             for (int i = 0; i < payloads.size(); i++) {
                 byte[] payload = payloads.get(i);
                 byte flags = i == payloads.size() - 1 ? IntentLayout.FLAG_FLUSH_END : 0;
@@ -726,7 +717,8 @@ public final class Store implements AutoCloseable {
             UnsafeBuffer rec = log.readRecord(address, (int) at[1]);
             long gen = rec.getLong(RecordLayout.GENERATION_OFFSET);
             Path file = log.segment(LogAddress.segment(address)).file.path();
-            String bad = IntentOps.replay(rec, RecordLayout.HEADER_BYTES, (int) at[1] - RecordLayout.HEADER_BYTES,
+            IntentOps.Malformed bad = IntentOps.replay(rec, RecordLayout.HEADER_BYTES,
+                    (int) at[1] - RecordLayout.HEADER_BYTES,
                     new IntentOps.Replay() {
                         @Override
                         public void write(long volumeId, long lba, int blocks, long addr, int[] crcs) throws IOException {
@@ -743,10 +735,9 @@ public final class Store implements AutoCloseable {
                         }
                     });
             if (bad != null) {
-                throw new CorruptionException(file, address, bad);
+                throw new CorruptionException(file, address, bad.why());
             }
         }
-        loggedVolumes.clear();
     }
 
     private Volume replayTarget(long volumeId, long lba, long blocks, Path file, long address) throws IOException {

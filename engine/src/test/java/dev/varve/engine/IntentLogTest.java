@@ -282,4 +282,36 @@ class IntentLogTest {
             assertTrue(most <= (2 << 20) / (6 << 10) + 8, "at most " + most + " dirty nodes");
         }
     }
+
+    @Test
+    void aMalformedIntentPayloadIsNamedWithItsGroupsVolume() throws Exception {
+        IntentOps ops = new IntentOps();
+        ops.write(5, 1, 4096, new int[] {7});
+        ops.trim(9, 3);
+        byte[] payload = IntentOps.payloads(123, 0, java.util.List.of(new IntentOps.Taken(42, ops.bytes()))).get(0);
+        org.agrona.concurrent.UnsafeBuffer b = new org.agrona.concurrent.UnsafeBuffer(payload);
+        java.util.List<String> seen = new java.util.ArrayList<>();
+        IntentOps.Replay record = new IntentOps.Replay() {
+            @Override
+            public void write(long volumeId, long lba, int blocks, long address, int[] crcs) {
+                seen.add("write " + volumeId + " " + lba + "+" + blocks + " at " + address + " crc " + crcs[0]);
+            }
+
+            @Override
+            public void trim(long volumeId, long lba, long count) {
+                seen.add("trim " + volumeId + " " + lba + "+" + count);
+            }
+        };
+        assertEquals(null, IntentOps.replay(b, 0, payload.length, record));
+        assertEquals(java.util.List.of("write 42 5+1 at 4096 crc 7", "trim 42 9+3"), seen);
+
+        b.putInt(dev.varve.engine.format.IntentLayout.GROUPS_OFFSET, -1);
+        IntentOps.Malformed negative = IntentOps.replay(b, 0, payload.length, record);
+        assertTrue(negative != null && negative.why().contains("-1 groups"), String.valueOf(negative));
+        b.putInt(dev.varve.engine.format.IntentLayout.GROUPS_OFFSET, 1);
+        // the first op claims 65 blocks: malformed, in the group of volume 42
+        b.putInt(dev.varve.engine.format.IntentLayout.GROUPS_START + dev.varve.engine.format.IntentLayout.GROUP_HEADER_BYTES + 8, 65);
+        IntentOps.Malformed op = IntentOps.replay(b, 0, payload.length, record);
+        assertTrue(op != null && op.volume() == 42 && op.why().contains("65 blocks"), String.valueOf(op));
+    }
 }

@@ -136,15 +136,15 @@ final class PendingWrites {
             long gen = rec.getLong(RecordLayout.GENERATION_OFFSET);
             w.records.add(new Rec(address, (int) at[1], gen));
             List<Op> recOps = new ArrayList<>();
-            Decoded d = decode(rec, (int) at[1], index, gen, recOps);
-            if (d.bad != null) {
+            IntentOps.Malformed d = decode(rec, (int) at[1], index, gen, recOps);
+            if (d != null) {
                 int slot = findings.slot("intent-record", seg, off, "the intent record does not decode ("
-                        + d.bad + "): the store does not open while it is there; fsck --repair drops it and every "
+                        + d.why() + "): the store does not open while it is there; fsck --repair drops it and every "
                         + "intent record after it");
                 // the volumes of the groups read before it, and of the group it fails in when that is known
                 LinkedHashSet<Long> volumes = new LinkedHashSet<>();
                 recOps.forEach(op -> volumes.add(op.volume));
-                volumes.add(d.badVolume);
+                volumes.add(d.volume());
                 boolean named = false;
                 for (long id : volumes) {
                     CatalogEntry e = out.byId.get(id);
@@ -154,7 +154,7 @@ final class PendingWrites {
                         named = true;
                     }
                 }
-                if (!named || d.badVolume == 0) {
+                if (!named || d.volume() == 0) {
                     out.intentDamage.computeIfAbsent(0L, k -> new LinkedHashSet<>()).add(slot);
                     out.affectWhole(slot, named ? "whatever volumes the unreadable rest of the record names"
                             : "the whole store (it does not open)");
@@ -233,56 +233,24 @@ final class PendingWrites {
 
     // ------------------------------------------------------------------ decoding
 
-    /** What went wrong decoding a record: why, and the volume id of the group it happened in (0 if unknown). */
-    private record Decoded(String bad, long badVolume) {
-    }
-
     /**
-     * Decodes one record group by group, so that a group that does not decode is known by its
-     * volume; the ops themselves are decoded by the engine's own {@link IntentOps#replay}.
+     * Decodes one record with the engine's own decoder into {@code into} (every op before a
+     * malformed one); returns what is malformed, with the volume of its group when known, or null.
      */
-    private static Decoded decode(DirectBuffer rec, int length, int index, long gen, List<Op> into) throws IOException {
-        int payload = RecordLayout.HEADER_BYTES;
-        int end = length;
-        if (end - payload < IntentLayout.GROUPS_START) {
-            return new Decoded("a payload of " + (end - payload) + " bytes is shorter than its header", 0);
-        }
-        int groups = rec.getInt(payload + IntentLayout.GROUPS_OFFSET);
-        if (groups < 0) {
-            return new Decoded("it gives " + groups + " groups", 0);
-        }
-        int p = payload + IntentLayout.GROUPS_START;
-        for (int g = 0; g < groups; g++) {
-            if (p + IntentLayout.GROUP_HEADER_BYTES > end) {
-                return new Decoded("group " + g + " of " + groups + " runs past the record", 0);
-            }
-            long volume = rec.getLong(p);
-            int opsBytes = rec.getInt(p + 8);
-            if (opsBytes < 0 || p + IntentLayout.GROUP_HEADER_BYTES + opsBytes > end) {
-                return new Decoded("group " + g + " gives " + opsBytes + " bytes of ops, past the record", volume);
-            }
-            // the group alone, as a payload of one group, for the engine's decoder
-            byte[] one = new byte[IntentLayout.GROUPS_START + IntentLayout.GROUP_HEADER_BYTES + opsBytes];
-            UnsafeBuffer u = new UnsafeBuffer(one);
-            u.putInt(IntentLayout.GROUPS_OFFSET, 1);
-            rec.getBytes(p, one, IntentLayout.GROUPS_START, IntentLayout.GROUP_HEADER_BYTES + opsBytes);
-            String bad = IntentOps.replay(u, 0, one.length, new IntentOps.Replay() {
-                @Override
-                public void write(long volumeId, long lba, int blocks, long address, int[] crcs) {
-                    into.add(new Op(index, volumeId, lba, blocks, new Extent(blocks, address, gen, crcs)));
-                }
+    private static IntentOps.Malformed decode(DirectBuffer rec, int length, int index, long gen, List<Op> into)
+            throws IOException {
+        return IntentOps.replay(rec, RecordLayout.HEADER_BYTES, length - RecordLayout.HEADER_BYTES,
+                new IntentOps.Replay() {
+                    @Override
+                    public void write(long volumeId, long lba, int blocks, long address, int[] crcs) {
+                        into.add(new Op(index, volumeId, lba, blocks, new Extent(blocks, address, gen, crcs)));
+                    }
 
-                @Override
-                public void trim(long volumeId, long lba, long count) {
-                    into.add(new Op(index, volumeId, lba, count, null));
-                }
-            });
-            if (bad != null) {
-                return new Decoded(bad, volume);
-            }
-            p += IntentLayout.GROUP_HEADER_BYTES + opsBytes;
-        }
-        return new Decoded(null, 0);
+                    @Override
+                    public void trim(long volumeId, long lba, long count) {
+                        into.add(new Op(index, volumeId, lba, count, null));
+                    }
+                });
     }
 
     /**
@@ -293,8 +261,7 @@ final class PendingWrites {
         try {
             UnsafeBuffer rec = log.readRecord(address, length);
             List<Op> out = new ArrayList<>();
-            Decoded d = decode(rec, length, 0, rec.getLong(RecordLayout.GENERATION_OFFSET), out);
-            return d.bad == null ? out : List.of();
+            return decode(rec, length, 0, rec.getLong(RecordLayout.GENERATION_OFFSET), out) == null ? out : List.of();
         } catch (IOException | RuntimeException e) {
             return List.of();
         }

@@ -61,7 +61,7 @@ class IntentTest {
                 continue;
             }
             byte[] bytes = Arrays.copyOfRange(d.contents(r.file()), r.offset(), r.offset() + r.length());
-            String bad = IntentOps.replay(new UnsafeBuffer(bytes), RecordLayout.HEADER_BYTES,
+            IntentOps.Malformed bad = IntentOps.replay(new UnsafeBuffer(bytes), RecordLayout.HEADER_BYTES,
                     r.length() - RecordLayout.HEADER_BYTES, new IntentOps.Replay() {
                         @Override
                         public void write(long volumeId, long lba, int blocks, long address, int[] crcs) {

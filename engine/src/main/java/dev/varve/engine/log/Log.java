@@ -563,11 +563,9 @@ public final class Log implements Closeable {
         long seg = LogAddress.segment(address);
         long off = LogAddress.offset(address);
         int want = dst.remaining();
-        if (!unwritten.isEmpty()) {
-            for (Window w : unwritten) {
-                if (w.segment.id == seg && off < w.end && off + want > w.start && readWindow(w, off, dst)) {
-                    return;
-                }
+        for (Window w : unwritten) {
+            if (w.segment.id == seg && off < w.end && off + want > w.start && readWindow(w, off, dst)) {
+                return;
             }
         }
         Segment s = segment(seg);

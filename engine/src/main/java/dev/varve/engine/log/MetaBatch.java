@@ -60,7 +60,7 @@ public final class MetaBatch implements NodeWriter {
                 current = new Chunk(log.metaHead, log.metaPos);
                 chunks.add(current);
             }
-            writeRecord(RecordLayout.TYPE_NEXT_SEGMENT, 0, 8, (b, o) -> b.putLong(o, next.id), true);
+            writeRecord(RecordLayout.TYPE_NEXT_SEGMENT, (byte) 0, 0, 8, (b, o) -> b.putLong(o, next.id), true);
         }
         log.metaHead = next;
         log.metaPos = SegmentLayout.HEADER_BYTES;
@@ -91,10 +91,6 @@ public final class MetaBatch implements NodeWriter {
         int len = RecordLayout.paddedLength(payloadLength);
         chunkFor(len);
         return writeRecord(type, flags, owner, payloadLength, encoder, true);
-    }
-
-    private long writeRecord(byte type, long owner, int payloadLength, PayloadEncoder encoder, boolean chain) {
-        return writeRecord(type, (byte) 0, owner, payloadLength, encoder, chain);
     }
 
     private long writeRecord(byte type, byte flags, long owner, int payloadLength, PayloadEncoder encoder,
@@ -156,7 +152,7 @@ public final class MetaBatch implements NodeWriter {
         chunkFor(len);
         long now = System.currentTimeMillis();
         int chained = (int) txgCrc.getValue();
-        long addr = writeRecord(RecordLayout.TYPE_COMMIT, 0, CommitLayout.PAYLOAD_BYTES, (b, o) -> {
+        long addr = writeRecord(RecordLayout.TYPE_COMMIT, (byte) 0, 0, CommitLayout.PAYLOAD_BYTES, (b, o) -> {
             b.putLong(o + CommitLayout.PREV_OFFSET, previous);
             b.putLong(o + CommitLayout.CATALOG_ROOT_OFFSET, catalog.address());
             b.putLong(o + CommitLayout.CATALOG_GEN_OFFSET, catalog.generation());
