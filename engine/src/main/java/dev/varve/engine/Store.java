@@ -151,6 +151,7 @@ public final class Store implements AutoCloseable {
         this.lastCommit = last;
         this.maxSegments = options.maxSizeBytes() > 0 ? options.maxSizeBytes() / log.segmentSize() : sb.maxSegments();
         log.setSegmentLimit(maxSegments);
+        log.setRecycleLimit(options.readOnly() || options.wipeOnReclaim() ? 0 : options.recycleSegments());
         this.openGeneration = last.generation() + 1;
         this.durableGeneration = last.generation();
         this.rollMeta = rollMeta;
@@ -1452,6 +1453,7 @@ public final class Store implements AutoCloseable {
                 bytes += s.file.size();
                 segs++;
             }
+            bytes += log.recycledBytes(); // freed files kept for reuse hold disk space too
             long logical = 0;
             for (CatalogEntry v : catalog.volumes()) {
                 logical += v.size;
@@ -1521,6 +1523,8 @@ public final class Store implements AutoCloseable {
                     break;
                 }
             }
+            // an explicit collection gives the space back: freed files kept for reuse go too
+            log.releaseRecycled();
             return new GcReport(first.segmentsBefore(), last.segmentsAfter(), deleted, first.bytesBefore(),
                     last.bytesAfter(), moved, last.liveBytes(), millis);
         } finally {
@@ -1746,6 +1750,14 @@ public final class Store implements AutoCloseable {
         }
         storage.syncDirectory();
         return n;
+    }
+
+    /**
+     * Freed data segment files the store keeps for its next data segments instead of deleting
+     * them ({@link StoreOptions#recycleSegments()}); they count in {@link StoreInfo#bytesOnDisk()}.
+     */
+    public int recycledSegments() {
+        return log.recycledCount();
     }
 
     /** The catalog, for fsck and tests; do not change it. */

@@ -26,53 +26,59 @@ import java.util.function.Function;
  * @param intentLog        a flush with only volume writes pending logs them as intent records
  *                         instead of committing every changed tree (default on; off makes every
  *                         flush a full commit, as tests of the commit path want)
+ * @param recycleSegments  freed data segment files the background collector keeps for reuse
+ *                         instead of deleting them (default 8; 0 deletes every one). Rewriting
+ *                         a file's existing blocks is cheaper for the file system than
+ *                         growing a new file, and forcing it needs no journal commit. An
+ *                         explicit {@link Store#gc()} and closing the store delete them.
  */
 public record StoreOptions(long segmentSize, long nodeCacheBytes, long commitIntervalMillis,
                            long dirtyBytesLimit, boolean readOnly,
                            Function<Path, Storage> storageFactory, long gcIntervalMillis,
                            double gcGarbageRatio, double gcVictimUtilization, boolean wipeOnReclaim,
-                           long maxSizeBytes, boolean intentLog) {
+                           long maxSizeBytes, boolean intentLog, int recycleSegments) {
 
     public static final long DEFAULT_SEGMENT_SIZE = 64L << 20;
+    public static final int DEFAULT_RECYCLE_SEGMENTS = 8;
 
     public static StoreOptions defaults() {
         return new StoreOptions(DEFAULT_SEGMENT_SIZE, 64L << 20, 5000, 256L << 20, false, FileStorage::new,
-                30_000, 0.25, 0.75, false, 0, true);
+                30_000, 0.25, 0.75, false, 0, true, DEFAULT_RECYCLE_SEGMENTS);
     }
 
     public StoreOptions withSegmentSize(long v) {
         return new StoreOptions(v, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly, storageFactory,
-                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog);
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments);
     }
 
     public StoreOptions withNodeCacheBytes(long v) {
         return new StoreOptions(segmentSize, v, commitIntervalMillis, dirtyBytesLimit, readOnly, storageFactory,
-                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog);
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments);
     }
 
     public StoreOptions withCommitIntervalMillis(long v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, v, dirtyBytesLimit, readOnly, storageFactory,
-                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog);
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments);
     }
 
     public StoreOptions withDirtyBytesLimit(long v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, v, readOnly, storageFactory,
-                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog);
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments);
     }
 
     public StoreOptions withReadOnly(boolean v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, v, storageFactory,
-                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog);
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments);
     }
 
     public StoreOptions withStorage(Function<Path, Storage> v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly, v,
-                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog);
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments);
     }
 
     public StoreOptions withGcIntervalMillis(long v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
-                storageFactory, v, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog);
+                storageFactory, v, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments);
     }
 
     public StoreOptions withGcGarbageRatio(double v) {
@@ -80,7 +86,7 @@ public record StoreOptions(long segmentSize, long nodeCacheBytes, long commitInt
             throw new IllegalArgumentException("gc garbage ratio must be between 0 and 1, got " + v);
         }
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
-                storageFactory, gcIntervalMillis, v, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog);
+                storageFactory, gcIntervalMillis, v, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments);
     }
 
     public StoreOptions withGcVictimUtilization(double v) {
@@ -88,12 +94,12 @@ public record StoreOptions(long segmentSize, long nodeCacheBytes, long commitInt
             throw new IllegalArgumentException("gc victim utilisation must be in (0, 1], got " + v);
         }
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
-                storageFactory, gcIntervalMillis, gcGarbageRatio, v, wipeOnReclaim, maxSizeBytes, intentLog);
+                storageFactory, gcIntervalMillis, gcGarbageRatio, v, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments);
     }
 
     public StoreOptions withWipeOnReclaim(boolean v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
-                storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, v, maxSizeBytes, intentLog);
+                storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, v, maxSizeBytes, intentLog, recycleSegments);
     }
 
     public StoreOptions withMaxSizeBytes(long v) {
@@ -102,11 +108,20 @@ public record StoreOptions(long segmentSize, long nodeCacheBytes, long commitInt
                     + 8 * segmentSize + " bytes), got " + v);
         }
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
-                storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, v, intentLog);
+                storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, v, intentLog, recycleSegments);
     }
 
     public StoreOptions withIntentLog(boolean v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
-                storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, v);
+                storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, v, recycleSegments);
+    }
+
+    public StoreOptions withRecycleSegments(int v) {
+        if (v < 0) {
+            throw new IllegalArgumentException("recycled segments must be 0 or more, got " + v);
+        }
+        return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
+                storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes,
+                intentLog, v);
     }
 }

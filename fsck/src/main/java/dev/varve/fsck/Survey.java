@@ -237,6 +237,13 @@ final class Survey implements Closeable {
         for (var u : new TreeMap<>(log.unusableSegments()).entrySet()) {
             long id = u.getKey();
             String why = u.getValue();
+            if (why.contains("segment header names segment")) {
+                // a whole header for another id: a freed data segment file a crash caught while it
+                // was being renamed for reuse (FORMAT.md, reclaiming); its bytes are stale
+                report.warning("segment-header", id, 0, strip(why) + " (a freed segment file a crash caught while it was"
+                        + " being reused; an error only if something points into it)");
+                continue;
+            }
             boolean content = holdsMoreThanAHeader(SegmentLayout.fileName(id));
             boolean rebuildable = why.contains("magic") || why.contains("checksum") || why.contains("incomplete");
             if (content && rebuildable) {

@@ -87,6 +87,12 @@ public final class FileStorage implements Storage {
     }
 
     @Override
+    public void rename(String from, String to) throws IOException {
+        checkWritable(dir.resolve(from));
+        Files.move(dir.resolve(from), dir.resolve(to), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    @Override
     public void syncDirectory() throws IOException {
         checkWritable(dir);
         try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {

@@ -22,6 +22,12 @@ public interface Storage {
 
     void delete(String name) throws IOException;
 
+    /**
+     * Renames a file, replacing nothing: {@code to} must not exist. Atomic; durable with the
+     * next {@link #syncDirectory()}. No handle to the file may be open.
+     */
+    void rename(String from, String to) throws IOException;
+
     /** Makes created and deleted names durable (fsync of the directory). */
     void syncDirectory() throws IOException;
 

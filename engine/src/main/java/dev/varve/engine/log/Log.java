@@ -39,6 +39,17 @@ public final class Log implements Closeable {
     /** Data segments written since they were last forced (by a commit or a flush's intent). */
     private Set<Segment> unforcedData = ConcurrentHashMap.newKeySet();
     private long nextSegmentId;
+    /**
+     * Data segment files the collector freed, kept under their old names for the next data
+     * segment instead of deleted (as databases recycle WAL files): rewriting blocks a file
+     * already has costs the file system no allocation, and forcing them changes no file size,
+     * so a flush needs no journal commit. Guarded by this.
+     */
+    private final java.util.ArrayDeque<Recycled> recycled = new java.util.ArrayDeque<>();
+    private volatile int recycleLimit;
+
+    private record Recycled(String name, long size) {
+    }
     private final java.util.concurrent.atomic.AtomicLong appended = new java.util.concurrent.atomic.AtomicLong();
 
     /** User writes predicted to die young (they replace data written a short while ago). */
@@ -182,20 +193,39 @@ public final class Log implements Closeable {
         return b;
     }
 
-    /** Creates a new segment file with its header, durable together with its directory entry. */
+    /**
+     * Creates a new segment file with its header, durable together with its directory entry. A
+     * data segment reuses a recycled file when there is one: renamed to the new id, its header
+     * rewritten; its old bytes are never read, as nothing points at them.
+     */
     Segment createSegment(int kind) throws IOException {
         long id;
-        long limit = segmentLimit;
-        if (limit > 0 && segments.size() >= limit) {
-            throw new OutOfSpaceException("the store is full: it has reached its size limit (" + limit + " segments of "
-                    + segmentSize + " bytes): destroy snapshots or volumes and run 'varve gc', or open it with a"
-                    + " larger --max-size");
-        }
+        Recycled reuse = null;
         synchronized (this) {
+            if (kind == SegmentLayout.KIND_DATA) {
+                reuse = recycled.pollFirst();
+            }
+            long limit = segmentLimit;
+            // recycled files take disk space too: only a file that is not one counts anew
+            if (reuse == null && limit > 0 && segments.size() + recycled.size() >= limit) {
+                throw new OutOfSpaceException("the store is full: it has reached its size limit (" + limit
+                        + " segments of " + segmentSize + " bytes): destroy snapshots or volumes and run 'varve gc', or"
+                        + " open it with a larger --max-size");
+            }
             id = nextSegmentId++;
         }
         String name = SegmentLayout.fileName(id);
-        StorageFile f = storage.open(name, true);
+        StorageFile f;
+        try {
+            if (reuse != null) {
+                // until the header below is durable the file names its old id, so a crash leaves
+                // it unusable or dead under either name, never a segment anything points into
+                storage.rename(reuse.name(), name);
+            }
+            f = storage.open(name, true);
+        } catch (IOException e) {
+            throw OutOfSpace.translate(e, "creating segment " + name);
+        }
         ByteBuffer b = segmentHeader(id, kind, uuidHi, uuidLo);
         appended.addAndGet(b.remaining());
         try {
@@ -210,6 +240,41 @@ public final class Log implements Closeable {
         Segment s = new Segment(id, kind, f);
         segments.put(id, s);
         return s;
+    }
+
+    /** How many freed data segment files may be kept for reuse (0: every freed file is deleted). */
+    public void setRecycleLimit(int files) {
+        this.recycleLimit = files;
+    }
+
+    /** Freed data segment files kept for reuse. */
+    public synchronized int recycledCount() {
+        return recycled.size();
+    }
+
+    /** Bytes of the freed data segment files kept for reuse. */
+    public synchronized long recycledBytes() {
+        long t = 0;
+        for (Recycled r : recycled) {
+            t += r.size();
+        }
+        return t;
+    }
+
+    /** Deletes every freed file kept for reuse, giving their space back to the file system. */
+    public void releaseRecycled() throws IOException {
+        List<Recycled> all;
+        synchronized (this) {
+            all = new ArrayList<>(recycled);
+            recycled.clear();
+        }
+        if (all.isEmpty()) {
+            return;
+        }
+        for (Recycled r : all) {
+            storage.delete(r.name());
+        }
+        storage.syncDirectory();
     }
 
     public Segment segment(long id) throws CorruptionException {
@@ -505,7 +570,8 @@ public final class Log implements Closeable {
     /**
      * Removes a segment file nothing points into any more. With {@code wipe}, its bytes are
      * overwritten with zeroes and forced first, so a freed volume's data cannot be read back
-     * from the disk.
+     * from the disk, and the file is deleted; without, a data segment's file is kept for reuse
+     * while fewer than the recycle limit are ({@link #createSegment}).
      */
     public void deleteSegment(long id, boolean wipe) throws IOException {
         Segment s = segments.get(id);
@@ -524,10 +590,19 @@ public final class Log implements Closeable {
             }
             s.file.force();
         }
+        long size = wipe ? 0 : s.file.size();
         segments.remove(id);
         dirtyData.remove(s);
         unforcedData.remove(s);
         s.file.close();
+        synchronized (this) {
+            // at most a quarter of the store's own size is kept, so a small store stays small
+            int keep = Math.min(recycleLimit, Math.max(1, segments.size() / 4));
+            if (!wipe && s.kind == SegmentLayout.KIND_DATA && recycled.size() < keep) {
+                recycled.addLast(new Recycled(SegmentLayout.fileName(id), size));
+                return;
+            }
+        }
         storage.delete(SegmentLayout.fileName(id));
     }
 
@@ -700,6 +775,11 @@ public final class Log implements Closeable {
     @Override
     public void close() throws IOException {
         IOException first = null;
+        try {
+            releaseRecycled();
+        } catch (IOException e) {
+            first = e;
+        }
         for (Segment s : segments.values()) {
             try {
                 s.file.close();

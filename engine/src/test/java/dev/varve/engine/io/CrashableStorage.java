@@ -25,7 +25,7 @@ public final class CrashableStorage implements Storage {
     public static final int SECTOR = 512;
 
     /** Operation kinds for fault injection. */
-    public enum Op { READ, WRITE, FORCE, CREATE, DELETE, SYNC_DIR }
+    public enum Op { READ, WRITE, FORCE, CREATE, DELETE, SYNC_DIR, RENAME }
 
     private static final class MemFile {
         byte[] durable = new byte[0];
@@ -37,6 +37,8 @@ public final class CrashableStorage implements Storage {
     private final Path root;
     private final Map<String, MemFile> files = new TreeMap<>();
     private final Set<String> createdSinceDirSync = new HashSet<>();
+    /** Renames not yet made durable: new name to old name; a crash may undo each. */
+    private final Map<String, String> renamedSinceDirSync = new java.util.HashMap<>();
     private final Set<String> locks = new HashSet<>();
     private final long[] counts = new long[Op.values().length];
     private Op failOp;
@@ -120,7 +122,11 @@ public final class CrashableStorage implements Storage {
             MemFile g = new MemFile();
             g.durable = img;
             g.current = img.clone();
-            after.files.put(e.getKey(), g);
+            String name = e.getKey();
+            if (renamedSinceDirSync.containsKey(name) && r.nextBoolean()) {
+                name = renamedSinceDirSync.get(name); // the rename did not reach the disk
+            }
+            after.files.put(name, g);
         }
         return after;
     }
@@ -182,12 +188,34 @@ public final class CrashableStorage implements Storage {
     public synchronized void delete(String name) throws IOException {
         tick(Op.DELETE);
         files.remove(name);
+        renamedSinceDirSync.remove(name);
+    }
+
+    @Override
+    public synchronized void rename(String from, String to) throws IOException {
+        tick(Op.RENAME);
+        MemFile f = files.get(from);
+        if (f == null) {
+            throw new NoSuchFileException(root.resolve(from).toString());
+        }
+        if (files.containsKey(to)) {
+            throw new java.nio.file.FileAlreadyExistsException(root.resolve(to).toString());
+        }
+        files.remove(from);
+        files.put(to, f);
+        if (createdSinceDirSync.remove(from)) {
+            createdSinceDirSync.add(to);
+        } else {
+            String original = renamedSinceDirSync.remove(from);
+            renamedSinceDirSync.put(to, original != null ? original : from);
+        }
     }
 
     @Override
     public synchronized void syncDirectory() throws IOException {
         tick(Op.SYNC_DIR);
         createdSinceDirSync.clear();
+        renamedSinceDirSync.clear();
     }
 
     @Override
