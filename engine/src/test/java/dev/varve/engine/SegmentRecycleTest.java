@@ -57,6 +57,11 @@ class SegmentRecycleTest {
             store.createVolume("v", SIZE);
             churnUntilRecycled(store, model, r);
             store.pauseCollector();
+            long until = System.nanoTime() + 10_000_000_000L; // a pass may still be finishing
+            while (store.info().segmentCount() + store.recycledSegments() != segmentFiles(dir)
+                    && System.nanoTime() < until) {
+                Thread.sleep(20);
+            }
             int kept = store.recycledSegments();
             assertEquals(store.info().segmentCount() + kept, segmentFiles(dir),
                     "the kept files are on disk beside the live segments");
@@ -115,9 +120,11 @@ class SegmentRecycleTest {
             churnUntilRecycled(store, new byte[SIZE], new Random(12));
             store.pauseCollector();
             live = store.info().segmentCount();
+            assertTrue(store.recycledSegments() > 0);
             assertTrue(store.info().bytesOnDisk() > live * (long) MIB / 2, "kept files count as bytes on disk");
         }
-        assertEquals(live, segmentFiles(dir));
+        // a pass still finishing may have deleted more; kept files left behind would be more
+        assertTrue(segmentFiles(dir) <= live, segmentFiles(dir) + " segment files after close, " + live + " live");
     }
 
     @Test
@@ -139,6 +146,12 @@ class SegmentRecycleTest {
                 Thread.sleep(20);
             }
             assertEquals(0, store.recycledSegments());
+            // a pass may still be deleting: kept files would leave more files than segments for good
+            store.pauseCollector();
+            long until = System.nanoTime() + 10_000_000_000L;
+            while (store.info().segmentCount() != segmentFiles(dir) && System.nanoTime() < until) {
+                Thread.sleep(20);
+            }
             assertEquals(store.info().segmentCount(), segmentFiles(dir), "no freed segment file is kept");
         }
     }
