@@ -24,6 +24,8 @@ final class DepthScenario implements Scenario {
     private static final int BLOCK = 4096;
     private static final int CHUNK = 64 << 10;
     private static final long QEMU_STRIDE = 4096L * 7919;
+    /** The contender name of the control disk: same overwrites, no snapshots. */
+    static final String CONTROL = "varve-no-snapshots";
 
     @Override
     public int weight() {
@@ -121,10 +123,18 @@ final class DepthScenario implements Scenario {
         List<String> kinds = List.of(Contender.VARVE, Contender.FILE_PER_DELTA);
         List<Contender> cs = new ArrayList<>();
         RawFile raw = RawFile.preallocate(dir.resolve("disk.raw"), size, fill);
+        // the control: a Varve disk given the same overwrites with no snapshot between them, so
+        // what depth costs can be told from what the overwrites' fragmentation costs
+        Contender control = null;
         try {
             for (String kind : kinds) {
                 Contender c = Contender.create(kind, dir.resolve(kind), size);
                 cs.add(c);
+            }
+            control = Contender.create(Contender.VARVE, dir.resolve("varve-control"), size);
+            List<Contender> filled = new ArrayList<>(cs);
+            filled.add(control);
+            for (Contender c : filled) {
                 for (long at = 0; at < size; at += fill.capacity()) {
                     c.write(at, fill.duplicate());
                 }
@@ -146,22 +156,38 @@ final class DepthScenario implements Scenario {
                             c.write(at, chunk.duplicate());
                         }
                     }
+                    for (long at : chunksOf(depth, size, chunksPerLayer(b))) {
+                        control.write(at, chunk.duplicate());
+                    }
+                    control.flush(); // where the others snapshot, as often
                     depth++;
                 }
                 for (Contender c : cs) {
                     c.flush();
                 }
+                control.flush();
                 b.progress("varve and file-per-delta at depth " + depth + " (built in "
                         + String.format("%.1f", (System.nanoTime() - t0) / 1e9) + " s)");
                 if (wantsRead(b, cp)) {
                     List<BlockIo> ios = new ArrayList<>(cs);
                     ios.add(0, raw);
+                    ios.add(control);
                     double[][] v = randomReads(ios, picks, seconds(b));
                     Figure r = b.add(Figure.of(READ + "." + cp, "ops/s", RawFile.NAME, readParams(size, cp, b), v[0], true,
                             "random 4 KiB reads of a preallocated file with no snapshots (warm), in the same rounds"));
+                    Figure varve = null;
                     for (int i = 0; i < cs.size(); i++) {
-                        b.add(Figure.of(READ + "." + cp, "ops/s", cs.get(i).name(), readParams(size, cp, b), v[i + 1], true,
-                                "random 4 KiB reads over the whole disk, queue depth 1, warm page cache").against(r, "raw"));
+                        Figure f = b.add(Figure.of(READ + "." + cp, "ops/s", cs.get(i).name(), readParams(size, cp, b),
+                                v[i + 1], true, "random 4 KiB reads over the whole disk, queue depth 1, warm page cache")
+                                .against(r, "raw"));
+                        varve = cs.get(i).name().equals(Contender.VARVE) ? f : varve;
+                    }
+                    Figure c = b.add(Figure.of(READ + "." + cp, "ops/s", CONTROL, readParams(size, cp, b),
+                            v[ios.size() - 1], true, "a Varve disk with the same overwrites, flushed where the others"
+                            + " snapshot, and no snapshots: what the overwrites alone cost").against(r, "raw"));
+                    if (varve != null && cp > 0) {
+                        b.notes.put(READ + "." + cp + ": varve / " + CONTROL + " (what depth costs beyond the overwrites)",
+                                String.format(java.util.Locale.ROOT, "%.3fx", varve.median() / c.median()));
                     }
                 }
                 if (wantsMemory(b, cp)) {
@@ -173,6 +199,9 @@ final class DepthScenario implements Scenario {
         } finally {
             for (Contender c : cs) {
                 c.close();
+            }
+            if (control != null) {
+                control.close();
             }
             raw.close();
             Bench.deleteTree(dir);
