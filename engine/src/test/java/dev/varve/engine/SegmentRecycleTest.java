@@ -57,14 +57,10 @@ class SegmentRecycleTest {
             store.createVolume("v", SIZE);
             churnUntilRecycled(store, model, r);
             store.pauseCollector();
-            long until = System.nanoTime() + 10_000_000_000L; // a pass may still be finishing
-            while (store.info().segmentCount() + store.recycledSegments() != segmentFiles(dir)
-                    && System.nanoTime() < until) {
-                Thread.sleep(20);
-            }
-            int kept = store.recycledSegments();
-            assertEquals(store.info().segmentCount() + kept, segmentFiles(dir),
+            // a pass may still be finishing: the counts must agree and stay so
+            assertTrue(steady(() -> store.info().segmentCount() + store.recycledSegments() == segmentFiles(dir)),
                     "the kept files are on disk beside the live segments");
+            int kept = store.recycledSegments();
             // write until a new segment appears: it is one of the files already there, renamed
             java.util.Set<String> names = names(dir);
             java.util.Set<Object> inodes = new java.util.HashSet<>();
@@ -103,6 +99,25 @@ class SegmentRecycleTest {
             store.volume("v").read(0, all, 0, SIZE);
             assertArrayEquals(model, all);
         }
+    }
+
+    /** A check that can fail; the files may change under it while a collector pass finishes. */
+    private interface Check {
+        boolean holds() throws IOException;
+    }
+
+    /**
+     * True once {@code c} holds at five looks in a row, 20 ms apart (a pass that was running
+     * when the collector was paused has finished by then); false if that never happens in 10 s.
+     */
+    private static boolean steady(Check c) throws Exception {
+        long until = System.nanoTime() + 10_000_000_000L;
+        int inRow = 0;
+        while (inRow < 5 && System.nanoTime() < until) {
+            inRow = c.holds() ? inRow + 1 : 0;
+            Thread.sleep(20);
+        }
+        return inRow == 5;
     }
 
     private static java.util.Set<String> names(Path dir) throws IOException {
@@ -148,11 +163,9 @@ class SegmentRecycleTest {
             assertEquals(0, store.recycledSegments());
             // a pass may still be deleting: kept files would leave more files than segments for good
             store.pauseCollector();
-            long until = System.nanoTime() + 10_000_000_000L;
-            while (store.info().segmentCount() != segmentFiles(dir) && System.nanoTime() < until) {
-                Thread.sleep(20);
-            }
-            assertEquals(store.info().segmentCount(), segmentFiles(dir), "no freed segment file is kept");
+            assertTrue(steady(() -> store.info().segmentCount() == segmentFiles(dir)),
+                    "no freed segment file is kept: " + store.info().segmentCount() + " segments, " + segmentFiles(dir)
+                            + " files");
         }
     }
 
