@@ -257,6 +257,14 @@ public final class Store implements AutoCloseable {
             log = new Log(storage, sb.uuidHi(), sb.uuidLo(), sb.segmentSize(), 1);
             log.openExisting();
             CommitInfo start = Recovery.readCommit(log, sb.commitAddress(), sb.commitLength());
+            if (start.generation() != sb.generation()) {
+                // a whole commit record of another generation where the superblock points: a
+                // stale or misdirected write, never something a crash leaves
+                throw new CorruptionException(log.segment(LogAddress.segment(sb.commitAddress())).file.path(),
+                        sb.commitAddress(), "the superblock names the commit of generation " + sb.generation()
+                        + ", but the commit record there is of generation " + start.generation()
+                        + " (a stale or misdirected write); run 'varve fsck --repair'");
+            }
             Recovery.Result r = Recovery.rollForward(log, start);
             CommitInfo last = r.last();
             // the next record goes after the intents of the last commit, never over them

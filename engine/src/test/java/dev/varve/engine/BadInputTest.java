@@ -42,6 +42,40 @@ class BadInputTest {
     }
 
     @Test
+    void aSuperblockNamingACommitOfAnotherGenerationIsRefused(@TempDir Path tmp) throws Exception {
+        Path dir = tmp.resolve("s");
+        long previous;
+        try (Store store = Store.create(dir, OPTS)) {
+            store.createVolume("v", 1 << 20).write(0, new byte[4096], 0, 4096);
+            store.commit();
+            store.volume("v").write(4096, new byte[4096], 0, 4096);
+            store.commit();
+            previous = store.lastCommit().previous();
+        }
+        // the newest slot keeps its generation but points at the commit before it, as a
+        // misdirected superblock write would leave it
+        FileStorage fs = new FileStorage(dir);
+        Superblock sb = Superblock.readNewest(fs);
+        Superblock moved = new Superblock(sb.format(), sb.sequence() + 1, sb.uuidHi(), sb.uuidLo(),
+                sb.segmentSize(), previous, sb.commitLength(), sb.generation());
+        try (StorageFile f = fs.open(SuperblockLayout.FILE_NAME, false)) {
+            moved.write(f);
+        }
+        CorruptionException e = assertThrows(CorruptionException.class, () -> Store.open(dir, OPTS));
+        assertTrue(e.getMessage().contains("generation " + sb.generation()) && e.getMessage().contains("fsck --repair"),
+                e.getMessage());
+        // and the store's files are as they were: the good slot still opens it once the bad one is gone
+        Superblock again = new Superblock(sb.format(), sb.sequence() + 2, sb.uuidHi(), sb.uuidLo(),
+                sb.segmentSize(), sb.commitAddress(), sb.commitLength(), sb.generation());
+        try (StorageFile f = fs.open(SuperblockLayout.FILE_NAME, false)) {
+            again.write(f);
+        }
+        try (Store store = Store.open(dir, OPTS)) {
+            assertEquals(sb.generation(), store.lastCommit().generation());
+        }
+    }
+
+    @Test
     void aDataBlockThatFailsItsChecksumIsAnErrorNamingSegmentAndOffset(@TempDir Path tmp) throws Exception {
         Path dir = tmp.resolve("s");
         byte[] d = new byte[8192];
