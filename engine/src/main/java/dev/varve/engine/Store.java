@@ -151,7 +151,7 @@ public final class Store implements AutoCloseable {
         this.lastCommit = last;
         this.maxSegments = options.maxSizeBytes() > 0 ? options.maxSizeBytes() / log.segmentSize() : sb.maxSegments();
         log.setSegmentLimit(maxSegments);
-        log.setRecycleLimit(options.readOnly() || options.wipeOnReclaim() ? 0 : options.recycleSegments());
+        log.setRecycleLimit(options.recycleSegments()); // deleteSegment never keeps a wiped file
         this.openGeneration = last.generation() + 1;
         this.durableGeneration = last.generation();
         this.rollMeta = rollMeta;
@@ -282,7 +282,7 @@ public final class Store implements AutoCloseable {
             if (s != null) {
                 // the store owns the files, the lock and its threads now; failed, it closes
                 // them and commits nothing
-                s.failure = e instanceof IOException io ? io : new IOException(e);
+                s.fail(e);
                 try {
                     s.close();
                 } catch (IOException closing) {
@@ -663,13 +663,18 @@ public final class Store implements AutoCloseable {
             intentsSinceCommit += payloads.size();
             intentRecords.addAndGet(payloads.size());
         } catch (IOException | RuntimeException e) {
-            failure = e instanceof IOException io ? io : new IOException(e);
+            fail(e);
             throw e;
         } finally {
             txgLock.writeLock().unlock();
         }
         makeDurable(windows, data, batch, "logging the writes of generation " + gen);
         return true;
+    }
+
+    /** Records what failed the store: nothing more is acknowledged until it is reopened. */
+    private void fail(Exception e) {
+        failure = e instanceof IOException io ? io : new IOException(e);
     }
 
     /**
@@ -882,7 +887,7 @@ public final class Store implements AutoCloseable {
             dirtyBytes.set(0);
             dirtyCatalog = false;
         } catch (IOException | RuntimeException e) {
-            failure = e instanceof IOException io ? io : new IOException(e);
+            fail(e);
             throw e;
         } finally {
             txgLock.writeLock().unlock();
