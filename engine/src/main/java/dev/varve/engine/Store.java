@@ -471,10 +471,16 @@ public final class Store implements AutoCloseable {
         if (gcNudged.compareAndSet(false, true)) {
             try {
                 t.execute(() -> {
+                    boolean ran = false;
                     try {
-                        backgroundCollect(false);
+                        ran = backgroundCollect(false);
                     } finally {
                         gcNudged.set(false);
+                    }
+                    if (ran) {
+                        // commits made while the pass ran found it queued and were dropped:
+                        // what they froze is looked at now, not at the next interval
+                        nudgeCollector();
                     }
                 });
             } catch (RejectedExecutionException closing) {
@@ -1606,12 +1612,16 @@ public final class Store implements AutoCloseable {
         backgroundCollect(false);
     }
 
-    private void backgroundCollect(boolean urgent) {
+    /**
+     * One background pass; true when it looked at the churn it saw (so that churn is spent),
+     * false when it did not run, found too little, or failed.
+     */
+    private boolean backgroundCollect(boolean urgent) {
         if (gcPaused || closed || failure != null) {
-            return;
+            return false;
         }
         if (!gcMutex.tryLock()) {
-            return;
+            return false;
         }
         try {
             // only churn a commit has frozen counts: what is still being written is not garbage
@@ -1623,7 +1633,7 @@ public final class Store implements AutoCloseable {
                     onDisk += seg.file.size();
                 }
                 if (seen < options.gcGarbageRatio() * onDisk) {
-                    return; // not enough has changed to make the walk worth it
+                    return false; // not enough has changed to make the walk worth it
                 }
             }
             dropped = false;
@@ -1633,9 +1643,11 @@ public final class Store implements AutoCloseable {
                 collector.collect(options.gcVictimUtilization(), 256L << 20);
             }
             frozenChurn.addAndGet(-seen);
+            return true;
         } catch (IOException | RuntimeException e) {
             // a failed pass changes nothing that was committed; a write failure is recorded in
             // 'failure' by the commit path and reported by the next flush
+            return false;
         } finally {
             gcMutex.unlock();
         }
