@@ -40,7 +40,7 @@ public final class Runner {
 
     static List<Scenario> scenarios() {
         return List.of(new DiskBaseline(), new DepthScenario(), new OpLatency(), new DeleteCost(), new IoScenarios(),
-                new Recovery(), new GcScenario(), new DiffCost(), new SendScenario(), new NbdScenario());
+                new Recovery(), new GcScenario(), new DiffCost(), new SendScenario(), new NbdScenario(), new MetaFillScenario());
     }
 
     static List<String> allNames() {

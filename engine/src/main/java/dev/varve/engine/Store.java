@@ -152,6 +152,7 @@ public final class Store implements AutoCloseable {
         this.maxSegments = options.maxSizeBytes() > 0 ? options.maxSizeBytes() / log.segmentSize() : sb.maxSegments();
         log.setSegmentLimit(maxSegments);
         log.setRecycleLimit(options.recycleSegments()); // deleteSegment never keeps a wiped file
+        log.setMetaFill(options.metaFill());
         this.openGeneration = last.generation() + 1;
         this.durableGeneration = last.generation();
         this.rollMeta = rollMeta;
@@ -217,6 +218,7 @@ public final class Store implements AutoCloseable {
             UUID uuid = UUID.randomUUID();
             Log log = new Log(storage, uuid.getMostSignificantBits(), uuid.getLeastSignificantBits(),
                     options.segmentSize(), 1);
+            log.setMetaFill(options.metaFill());
             MetaBatch batch = log.beginBatch(1);
             batch.rollToNewSegment();
             CommitInfo first = batch.appendCommit(LogAddress.NONE, TreePointer.EMPTY, 1);
@@ -268,7 +270,7 @@ public final class Store implements AutoCloseable {
             Recovery.Result r = Recovery.rollForward(log, start);
             CommitInfo last = r.last();
             // the next record goes after the intents of the last commit, never over them
-            log.setMetaHead(LogAddress.segment(last.address()), r.end());
+            log.setMetaHead(LogAddress.segment(last.address()), r.end(), r.tailAfterLast());
             sbf = options.readOnly() ? null : storage.open(SuperblockLayout.FILE_NAME, false);
             s = new Store(options, storage, lock, log, sb, last, r.tailAfterLast(), sbf);
             if (!r.intents().isEmpty()) {

@@ -31,54 +31,59 @@ import java.util.function.Function;
  *                         a file's existing blocks is cheaper for the file system than
  *                         growing a new file, and forcing it needs no journal commit. An
  *                         explicit {@link Store#gc()} and closing the store delete them.
+ * @param metaFill         write fill pages ahead of the metadata log's end, so a commit's fsync
+ *                         writes into blocks the file owns instead of growing it (default on;
+ *                         it helps file systems that overwrite in place, such as ext4 and XFS,
+ *                         and costs copy-on-write ones such as btrfs and ZFS a little)
  */
 public record StoreOptions(long segmentSize, long nodeCacheBytes, long commitIntervalMillis,
                            long dirtyBytesLimit, boolean readOnly,
                            Function<Path, Storage> storageFactory, long gcIntervalMillis,
                            double gcGarbageRatio, double gcVictimUtilization, boolean wipeOnReclaim,
-                           long maxSizeBytes, boolean intentLog, int recycleSegments) {
+                           long maxSizeBytes, boolean intentLog, int recycleSegments,
+                           boolean metaFill) {
 
     public static final long DEFAULT_SEGMENT_SIZE = 64L << 20;
     public static final int DEFAULT_RECYCLE_SEGMENTS = 8;
 
     public static StoreOptions defaults() {
         return new StoreOptions(DEFAULT_SEGMENT_SIZE, 64L << 20, 5000, 256L << 20, false, FileStorage::new,
-                30_000, 0.25, 0.75, false, 0, true, DEFAULT_RECYCLE_SEGMENTS);
+                30_000, 0.25, 0.75, false, 0, true, DEFAULT_RECYCLE_SEGMENTS, true);
     }
 
     public StoreOptions withSegmentSize(long v) {
         return new StoreOptions(v, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly, storageFactory,
-                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments);
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments, metaFill);
     }
 
     public StoreOptions withNodeCacheBytes(long v) {
         return new StoreOptions(segmentSize, v, commitIntervalMillis, dirtyBytesLimit, readOnly, storageFactory,
-                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments);
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments, metaFill);
     }
 
     public StoreOptions withCommitIntervalMillis(long v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, v, dirtyBytesLimit, readOnly, storageFactory,
-                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments);
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments, metaFill);
     }
 
     public StoreOptions withDirtyBytesLimit(long v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, v, readOnly, storageFactory,
-                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments);
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments, metaFill);
     }
 
     public StoreOptions withReadOnly(boolean v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, v, storageFactory,
-                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments);
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments, metaFill);
     }
 
     public StoreOptions withStorage(Function<Path, Storage> v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly, v,
-                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments);
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments, metaFill);
     }
 
     public StoreOptions withGcIntervalMillis(long v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
-                storageFactory, v, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments);
+                storageFactory, v, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments, metaFill);
     }
 
     public StoreOptions withGcGarbageRatio(double v) {
@@ -86,7 +91,7 @@ public record StoreOptions(long segmentSize, long nodeCacheBytes, long commitInt
             throw new IllegalArgumentException("gc garbage ratio must be between 0 and 1, got " + v);
         }
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
-                storageFactory, gcIntervalMillis, v, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments);
+                storageFactory, gcIntervalMillis, v, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments, metaFill);
     }
 
     public StoreOptions withGcVictimUtilization(double v) {
@@ -94,12 +99,12 @@ public record StoreOptions(long segmentSize, long nodeCacheBytes, long commitInt
             throw new IllegalArgumentException("gc victim utilisation must be in (0, 1], got " + v);
         }
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
-                storageFactory, gcIntervalMillis, gcGarbageRatio, v, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments);
+                storageFactory, gcIntervalMillis, gcGarbageRatio, v, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments, metaFill);
     }
 
     public StoreOptions withWipeOnReclaim(boolean v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
-                storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, v, maxSizeBytes, intentLog, recycleSegments);
+                storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, v, maxSizeBytes, intentLog, recycleSegments, metaFill);
     }
 
     public StoreOptions withMaxSizeBytes(long v) {
@@ -108,12 +113,12 @@ public record StoreOptions(long segmentSize, long nodeCacheBytes, long commitInt
                     + 8 * segmentSize + " bytes), got " + v);
         }
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
-                storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, v, intentLog, recycleSegments);
+                storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, v, intentLog, recycleSegments, metaFill);
     }
 
     public StoreOptions withIntentLog(boolean v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
-                storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, v, recycleSegments);
+                storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, v, recycleSegments, metaFill);
     }
 
     public StoreOptions withRecycleSegments(int v) {
@@ -122,6 +127,12 @@ public record StoreOptions(long segmentSize, long nodeCacheBytes, long commitInt
         }
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
                 storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes,
-                intentLog, v);
+                intentLog, v, metaFill);
+    }
+
+    public StoreOptions withMetaFill(boolean v) {
+        return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
+                storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes,
+                intentLog, recycleSegments, v);
     }
 }

@@ -166,6 +166,10 @@ final class LogScan {
         List<Tail> tail = new ArrayList<>();
         tails.put(seg.id, tail);
         while (p < size) {
+            boolean record = p + RecordLayout.HEADER_BYTES <= size && w.plausibleLength(p) >= 0;
+            if (!record && Log.cleanEnd(seg.file, seg.id, p)) {
+                break; // zeros and fill written ahead of the log's end (FillLayout), not damage
+            }
             if (p + RecordLayout.HEADER_BYTES > size) {
                 addDamage(seg.id, p, size, "record-header", "an incomplete record at the end of the segment", -1, -1);
                 break;

@@ -3,6 +3,7 @@ package dev.varve.engine.log;
 import dev.varve.engine.CorruptionException;
 import dev.varve.engine.LogAddress;
 import dev.varve.engine.OutOfSpaceException;
+import dev.varve.engine.format.FillLayout;
 import dev.varve.engine.format.FormatVersion;
 import dev.varve.engine.format.RecordLayout;
 import dev.varve.engine.format.SegmentLayout;
@@ -67,6 +68,10 @@ public final class Log implements Closeable {
 
     Segment metaHead;
     long metaPos;
+    /** Where the fill written ahead of the meta head ends (0: none known); a page boundary. */
+    long metaFilledTo;
+    /** Bytes after the meta head's end that are not a clean end: a torn group recovery stepped over. */
+    boolean metaTail;
 
     /**
      * Bytes of a data stream's write-back window. Small writes are copied into the window of
@@ -537,9 +542,97 @@ public final class Log implements Closeable {
      * True when the meta head holds bytes past where the next record goes: the torn tail of a
      * commit that never completed, which may still name a next segment.
      */
-    public boolean staleMetaTail() throws IOException {
+    public boolean staleMetaTail() {
+        return metaHead != null && metaTail;
+    }
+
+    private volatile boolean metaFill = true;
+
+    /** Whether fill is written ahead of the meta head (StoreOptions.metaFill); a clean end is read either way. */
+    public void setMetaFill(boolean on) {
+        this.metaFill = on;
+    }
+
+    /** Fill is written ahead of the meta head in steps of this many bytes ... */
+    static final int FILL_STEP = 1 << 20;
+    /** ... when less than this much is left past the end of the last write. */
+    static final int FILL_LOW = 256 << 10;
+
+    /**
+     * After a write to the meta head ending at {@code end}: when less than {@link #FILL_LOW} of
+     * fill is left past it, writes the next {@link #FILL_STEP} (see {@link FillLayout}). Not
+     * forced here: the fsync that makes the write durable takes it along, and a crash that
+     * loses it leaves a shorter file or zeroed pages, which recovery steps over as a torn tail.
+     */
+    void fillMetaAhead(long end) throws IOException {
+        if (!metaFill) {
+            return;
+        }
         Segment h = metaHead;
-        return h != null && h.file.size() > metaPos;
+        long limit = segmentSize & ~(long) (FillLayout.PAGE - 1);
+        if (h == null || metaFilledTo - end >= FILL_LOW || metaFilledTo >= limit) {
+            return;
+        }
+        long from = Math.max(end, metaFilledTo);
+        long to = Math.min(limit, FillLayout.pageUp(from) + FILL_STEP);
+        if (to <= from) {
+            return;
+        }
+        ByteBuffer b = ByteBuffer.allocate((int) (to - from));
+        FillLayout.encode(b, h.id, from, to);
+        appended.addAndGet(b.remaining());
+        h.file.write(b, from);
+        metaFilledTo = to;
+    }
+
+    /**
+     * True when the bytes of segment {@code segmentId} from {@code position} to the end of its
+     * file are a clean end of the log: nothing, or zeros to the next page boundary and then
+     * only fill pages of this segment at their own offsets (see {@link FillLayout}).
+     */
+    public static boolean cleanEnd(StorageFile f, long segmentId, long position) throws IOException {
+        long size = f.size();
+        if (size <= position) {
+            return true;
+        }
+        if ((size & (FillLayout.PAGE - 1)) != 0) {
+            return false;
+        }
+        long page = FillLayout.pageUp(position);
+        ByteBuffer b = ByteBuffer.allocate((int) Math.max(FillLayout.PAGE, Math.min(FILL_STEP, size - page)));
+        if (page > position) {
+            b.clear().limit((int) (page - position));
+            readFully(f, b, position);
+            for (int i = 0; i < b.limit(); i++) {
+                if (b.get(i) != 0) {
+                    return false;
+                }
+            }
+        }
+        while (page < size) {
+            int n = (int) Math.min(b.capacity(), size - page);
+            b.clear().limit(n);
+            readFully(f, b, page);
+            for (int at = 0; at < n; at += FillLayout.PAGE) {
+                if (!FillLayout.isFillPage(b, at, segmentId, page + at)) {
+                    return false;
+                }
+            }
+            page += n;
+        }
+        return true;
+    }
+
+    private static void readFully(StorageFile f, ByteBuffer b, long position) throws IOException {
+        long p = position;
+        while (b.hasRemaining()) {
+            int n = f.read(b, p);
+            if (n <= 0) {
+                throw new java.io.EOFException("segment file " + f.path() + " ended at " + p + " while reading its tail");
+            }
+            p += n;
+        }
+        b.flip();
     }
 
     /** Caps the number of segment files (0 = no cap): creating one more fails with out-of-space. */
@@ -719,9 +812,12 @@ public final class Log implements Closeable {
     // ---- meta ----
 
     /** Sets where the next metadata record goes (after recovery). */
-    public void setMetaHead(long segmentId, long position) throws CorruptionException {
+    public void setMetaHead(long segmentId, long position, boolean tail) throws IOException {
         metaHead = segment(segmentId);
         metaPos = position;
+        metaTail = tail;
+        // a clean end keeps its fill; after a torn tail nothing more is written here
+        metaFilledTo = tail ? 0 : Math.max(position, metaHead.file.size());
     }
 
     public long metaHeadSegment() {

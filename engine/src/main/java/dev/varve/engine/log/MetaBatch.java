@@ -5,6 +5,7 @@ import dev.varve.engine.btree.Node;
 import dev.varve.engine.btree.NodeWriter;
 import dev.varve.engine.btree.TreePointer;
 import dev.varve.engine.format.CommitLayout;
+import dev.varve.engine.format.FillLayout;
 import dev.varve.engine.format.RecordLayout;
 import dev.varve.engine.format.SegmentLayout;
 import java.io.IOException;
@@ -64,6 +65,8 @@ public final class MetaBatch implements NodeWriter {
         }
         log.metaHead = next;
         log.metaPos = SegmentLayout.HEADER_BYTES;
+        log.metaFilledTo = 0;
+        log.metaTail = false;
         current = null;
     }
 
@@ -175,9 +178,18 @@ public final class MetaBatch implements NodeWriter {
         Segment last = null;
         for (int i = 0; i < chunks.size(); i++) {
             Chunk c = chunks.get(i);
+            int length = c.length;
+            if (i == chunks.size() - 1) {
+                // zeros to the page boundary: what follows the log's end there is never the
+                // rest of a fill page's marker (see FillLayout)
+                long end = c.start + c.length;
+                length += (int) (FillLayout.pageUp(end) - end);
+                c.buf.checkLimit(length);
+                c.buf.setMemory(c.length, length - c.length, (byte) 0);
+            }
             ByteBuffer view = c.buf.byteBuffer().duplicate();
-            view.position(0).limit(c.length);
-            log.countAppended(c.length);
+            view.position(0).limit(length);
+            log.countAppended(length);
             try {
                 c.segment.file.write(view, c.start);
                 if (i < chunks.size() - 1) {
@@ -187,6 +199,14 @@ public final class MetaBatch implements NodeWriter {
                 throw Log.translateIo(e, "writing metadata to segment " + c.segment.id);
             }
             last = c.segment;
+        }
+        if (last != null) {
+            Chunk c = chunks.get(chunks.size() - 1);
+            try {
+                log.fillMetaAhead(FillLayout.pageUp(c.start + c.length));
+            } catch (IOException e) {
+                throw Log.translateIo(e, "writing fill ahead of the log in segment " + last.id);
+            }
         }
         return last;
     }

@@ -69,7 +69,6 @@ public final class Recovery {
         int replayed = 0;
         long seg = LogAddress.segment(start.address());
         long pos = LogAddress.offset(start.address()) + start.length();
-        boolean tail = false;
         List<long[]> intents = new ArrayList<>();
         outer:
         while (true) {
@@ -81,7 +80,6 @@ public final class Recovery {
                 Segment segment = log.segment(s);
                 long size = segment.file.size();
                 if (p + RecordLayout.HEADER_BYTES > size) {
-                    tail = p < size;
                     break outer;
                 }
                 ByteBuffer hb = ByteBuffer.allocate(RecordLayout.HEADER_BYTES);
@@ -90,27 +88,23 @@ public final class Recovery {
                 int len = h.getInt(RecordLayout.LENGTH_OFFSET);
                 if (h.getInt(RecordLayout.MAGIC_OFFSET) != RecordLayout.MAGIC || len < RecordLayout.HEADER_BYTES
                         || len > RecordLayout.MAX_LENGTH || (len & (RecordLayout.ALIGNMENT - 1)) != 0 || p + len > size) {
-                    tail = true;
                     break outer;
                 }
                 UnsafeBuffer rec;
                 try {
                     rec = log.readRecord(LogAddress.of(s, p), len);
                 } catch (CorruptionException e) {
-                    tail = true;
                     break outer;
                 }
                 long gen = rec.getLong(RecordLayout.GENERATION_OFFSET);
                 byte type = rec.getByte(RecordLayout.TYPE_OFFSET);
                 if (gen != last.generation() + 1) {
-                    tail = true;
                     break outer;
                 }
                 if (type == RecordLayout.TYPE_COMMIT) {
                     CommitInfo c = decodeCommit(rec, LogAddress.of(s, p), len);
                     int txgCrc = rec.getInt(RecordLayout.HEADER_BYTES + CommitLayout.TXG_CRC_OFFSET);
                     if (c.previous() != last.address() || txgCrc != (int) chain.getValue()) {
-                        tail = true;
                         break outer;
                     }
                     last = c;
@@ -125,7 +119,6 @@ public final class Recovery {
                     if (s != seg || chained != 0 || rec.getLong(RecordLayout.HEADER_BYTES + IntentLayout.PREV_OFFSET)
                             != last.address()
                             || rec.getInt(RecordLayout.HEADER_BYTES + IntentLayout.SEQUENCE_OFFSET) != intents.size()) {
-                        tail = true;
                         break outer;
                     }
                     intents.add(new long[] {LogAddress.of(s, p), len});
@@ -140,7 +133,6 @@ public final class Recovery {
                     try {
                         log.segment(next);
                     } catch (CorruptionException e) {
-                        tail = true;
                         break outer;
                     }
                     s = next;
@@ -151,8 +143,9 @@ public final class Recovery {
             }
         }
         // bytes after the end in its segment (a group that never completed, which may name a
-        // next segment) are stepped over, never appended to
-        tail = tail || log.segment(seg).file.size() > pos;
+        // next segment) are stepped over, never appended to; zeros and fill written ahead of
+        // the end are not such bytes (see FillLayout)
+        boolean tail = !Log.cleanEnd(log.segment(seg).file, seg, pos);
         return new Result(last, replayed, tail, intents, pos);
     }
 }
