@@ -122,7 +122,7 @@ final class GcScenario implements Scenario {
                             100.0 * peak[0] / capacity)));
                     b.add(Figure.of(WRITE_AMPLIFICATION_ALL, "x", Contender.VARVE, p, all, false,
                             "every byte appended to the store's segment files (user data, moved data, tree nodes,"
-                                    + " commit records, segment headers; Store.bytesAppended) / user data, over the same"
+                                    + " commit records, segment headers, fill ahead of the metadata log; Store.bytesAppended) / user data, over the same"
                                     + " windows; 64 KiB writes, a flush every 4 MiB"));
                 } finally {
                     Bench.deleteTree(dir);

@@ -1555,7 +1555,8 @@ public final class Store implements AutoCloseable {
 
     /**
      * Bytes this store has written to its segment files since it was opened: user data, data
-     * the compactor moved, tree nodes and commit records. Over the bytes users wrote, the
+     * the compactor moved, tree nodes, commit records, segment headers and fill written ahead of the
+     * metadata log (StoreOptions.metaFill). Over the bytes users wrote, the
      * store's whole write amplification.
      */
     public long bytesAppended() {

@@ -189,7 +189,7 @@ public final class MetaBatch implements NodeWriter {
             }
             ByteBuffer view = c.buf.byteBuffer().duplicate();
             view.position(0).limit(length);
-            log.countAppended(length);
+            log.countAppended(c.length); // the padding is the page's rest, rewritten by the next records
             try {
                 c.segment.file.write(view, c.start);
                 if (i < chunks.size() - 1) {
