@@ -135,6 +135,27 @@ public final class CowTree<V> {
         return k == Long.MIN_VALUE ? null : new java.util.AbstractMap.SimpleImmutableEntry<>(k, get(k));
     }
 
+    /**
+     * The leaf one descent by lower bounds reaches for {@code key}, or null for an empty tree or
+     * a key below every bound. The entry with the greatest key at or below {@code key} is in it
+     * whenever the leaf has a key at or below {@code key}; otherwise it may lie in an earlier
+     * leaf (an interior key may understate its child's first key).
+     */
+    public Node<V> leafFor(long key) throws IOException {
+        Node<V> n = rootNode();
+        if (n == null) {
+            return null;
+        }
+        while (!n.leaf) {
+            int i = n.floorIndex(key);
+            if (i < 0) {
+                return null;
+            }
+            n = child(n, i);
+        }
+        return n;
+    }
+
     /** Greatest key at or below {@code key}, or Long.MIN_VALUE when there is none. */
     public long floorKey(long key) throws IOException {
         Node<V> n = rootNode();

@@ -66,6 +66,26 @@ public final class ExtentMap {
 
     /** Maps {@code [lba, lba+e.blocks)} to {@code e}, replacing whatever was there. */
     public void insert(long lba, Extent e) throws IOException {
+        // the common case in one descent: the entries at and before lba share a leaf
+        Node<Extent> leaf = tree.leafFor(lba);
+        int i = leaf == null ? -1 : leaf.floorIndex(lba);
+        if (i >= 0 && (leaf.keys[i] < lba || i > 0 || lba == 0)) {
+            int p = leaf.keys[i] < lba ? i : i - 1;
+            if (p >= 0 && mergeable(leaf.keys[p], leaf.value(p), lba, e)) {
+                Extent before = leaf.value(p);
+                long key = leaf.keys[p];
+                punch(lba, e.blocks);
+                tree.put(key, before.concat(e));
+                return;
+            }
+            if (leaf.keys[i] == lba && leaf.value(i).blocks == e.blocks) {
+                tree.put(lba, e); // the same blocks written again as they were (a random overwrite)
+                return;
+            }
+            punch(lba, e.blocks);
+            tree.put(lba, e);
+            return;
+        }
         java.util.Map.Entry<Long, Extent> prev = lba > 0 ? tree.floorEntry(lba - 1) : null;
         if (prev != null && mergeable(prev.getKey(), prev.getValue(), lba, e)) {
             punch(lba, e.blocks);

@@ -1,0 +1,124 @@
+package dev.varve.engine.btree;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.util.Arrays;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The extent map against a plain per-block model: inserts of every shape (random places,
+ * runs that continue the previous write in the log and merge, the same blocks written again,
+ * writes across extent edges), trims, and an uncommitted tree large enough for several levels.
+ */
+class ExtentMapTest {
+    private static final int BLOCK = 4096;
+    private static final NodeSource NOTHING_ON_DISK = new NodeSource() {
+        @Override
+        public <V> Node<V> load(TreeKind kind, ValueCodec<V> codec, long address, int length, long generation) {
+            throw new IllegalStateException("an uncommitted tree loaded a node");
+        }
+    };
+
+    @Test
+    void everyBlockMapsWhereItWasLastWritten() throws IOException {
+        long seed = System.nanoTime();
+        System.out.println("ExtentMapTest seed " + seed);
+        Random r = new Random(seed);
+        int blocks = 40_000;
+        long[] address = new long[blocks]; // 0: a hole
+        int[] crc = new int[blocks];
+        ExtentMap map = new ExtentMap(new CowTree<>(TreeKind.EXTENTS, Extent.CODEC, NOTHING_ON_DISK, TreePointer.EMPTY),
+                BLOCK);
+        long next = 1L << 32;
+        long lastEnd = -1;
+        long lastAddressEnd = -1;
+        for (int op = 0; op < 60_000; op++) {
+            int kind = r.nextInt(10);
+            int n = 1 + (r.nextInt(4) == 0 ? r.nextInt(Extent.MAX_BLOCKS) : r.nextInt(4));
+            long lba;
+            if (kind < 3 && lastEnd >= 0 && lastEnd + n <= blocks) {
+                lba = lastEnd; // continues the previous write, in the log too: merges
+            } else {
+                lba = r.nextInt(blocks - n + 1);
+            }
+            if (kind == 9) {
+                map.punch(lba, n);
+                Arrays.fill(address, (int) lba, (int) lba + n, 0);
+                lastEnd = -1;
+                continue;
+            }
+            long at;
+            if (kind < 3 && lba == lastEnd) {
+                at = lastAddressEnd;
+            } else {
+                next += (long) (Extent.MAX_BLOCKS + 1) * BLOCK; // never contiguous with anything before
+                at = next;
+            }
+            int[] crcs = new int[n];
+            for (int i = 0; i < n; i++) {
+                crcs[i] = r.nextInt();
+                address[(int) lba + i] = at + (long) i * BLOCK;
+                crc[(int) lba + i] = crcs[i];
+            }
+            map.insert(lba, new Extent(n, at, 1, crcs));
+            lastEnd = lba + n;
+            lastAddressEnd = at + (long) n * BLOCK;
+            next = Math.max(next, lastAddressEnd);
+            if (op % 5_000 == 0) {
+                check(map, address, crc, 0, blocks);
+            }
+            int from = r.nextInt(blocks);
+            check(map, address, crc, from, Math.min(blocks, from + 1 + r.nextInt(3)));
+        }
+        check(map, address, crc, 0, blocks);
+    }
+
+    @Test
+    void aWriteThatContinuesTheExtentBeforeItInTheLogJoinsIt() throws IOException {
+        ExtentMap map = new ExtentMap(new CowTree<>(TreeKind.EXTENTS, Extent.CODEC, NOTHING_ON_DISK, TreePointer.EMPTY),
+                BLOCK);
+        long x = 1L << 32;
+        long y = 1L << 33;
+        map.insert(0, new Extent(10, x, 1, new int[10]));
+        map.insert(10, new Extent(10, y, 1, new int[10]));
+        // block 10 written again where block 9's data ends in the log: one extent [0, 11)
+        map.insert(10, new Extent(1, x + 10L * BLOCK, 1, new int[1]));
+        assertEquals(java.util.List.of("0+11@" + x, "11+9@" + (y + BLOCK)), runs(map, 0, 20));
+        // sequential single-block writes, contiguous in the log, become extents of the most blocks
+        ExtentMap seq = new ExtentMap(new CowTree<>(TreeKind.EXTENTS, Extent.CODEC, NOTHING_ON_DISK, TreePointer.EMPTY),
+                BLOCK);
+        for (int b = 0; b < 3 * Extent.MAX_BLOCKS; b++) {
+            seq.insert(b, new Extent(1, y + (long) b * BLOCK, 1, new int[1]));
+        }
+        assertEquals(3, runs(seq, 0, 3 * Extent.MAX_BLOCKS).size());
+    }
+
+    private static java.util.List<String> runs(ExtentMap map, long from, long to) throws IOException {
+        java.util.List<String> out = new java.util.ArrayList<>();
+        map.map(from, to - from, (lba, count, e, skip) ->
+                out.add(lba + "+" + count + "@" + (e == null ? "hole" : e.address + (long) skip * BLOCK)));
+        return out;
+    }
+
+    private static void check(ExtentMap map, long[] address, int[] crc, int from, int to) throws IOException {
+        long[] cursor = {from};
+        map.map(from, to - from, (lba, count, e, skip) -> {
+            assertEquals(cursor[0], lba, "runs are contiguous");
+            for (int i = 0; i < count; i++) {
+                int b = (int) (lba + i);
+                if (e == null) {
+                    assertEquals(0, address[b], "block " + b + " reads as a hole but was written");
+                } else {
+                    assertTrue(skip + i < e.blocks);
+                    assertEquals(address[b], e.address + (long) (skip + i) * BLOCK, "address of block " + b);
+                    assertEquals(crc[b], e.crc(skip + i), "checksum of block " + b);
+                }
+            }
+            cursor[0] = lba + count;
+        });
+        assertEquals(to, cursor[0], "the runs cover the range");
+    }
+}
