@@ -116,16 +116,9 @@ public final class CowTree<V> {
      * bound understates its first key and the floor lies in an earlier child.
      */
     public Map.Entry<Long, V> floorEntry(long key) throws IOException {
-        Node<V> n = rootNode();
+        Node<V> n = leafFor(key);
         if (n == null) {
-            return null;
-        }
-        while (!n.leaf) {
-            int i = n.floorIndex(key);
-            if (i < 0) {
-                return null; // below every child's lower bound
-            }
-            n = child(n, i);
+            return null; // an empty tree, or below every child's lower bound
         }
         int i = n.floorIndex(key);
         if (i >= 0) {
