@@ -11,7 +11,11 @@ import java.util.function.Function;
  * @param segmentSize      bytes per segment file (default 64 MiB)
  * @param nodeCacheBytes   bound on decoded tree nodes kept in memory (default 64 MiB)
  * @param commitIntervalMillis the timer that commits dirty state (default 5 s; 0 = no timer)
- * @param dirtyBytesLimit  data written since the last commit that forces a commit (default 256 MiB)
+ * @param dirtyBytesLimit  data written since the last commit that forces a commit (default 1 GiB; a
+ *                         background commit starts at half of it). Dirty data is not held in
+ *                         memory (a flush logs it as intent records); a smaller limit only
+ *                         commits more often, and every commit after random writes rewrites
+ *                         every leaf they touched
  * @param readOnly         open without writing anything (fsck, export)
  * @param storageFactory   the file layer (tests put crashable and faulty storages here)
  * @param gcIntervalMillis how often the background collector looks at the store (default 30 s;
@@ -47,7 +51,7 @@ public record StoreOptions(long segmentSize, long nodeCacheBytes, long commitInt
     public static final int DEFAULT_RECYCLE_SEGMENTS = 8;
 
     public static StoreOptions defaults() {
-        return new StoreOptions(DEFAULT_SEGMENT_SIZE, 64L << 20, 5000, 256L << 20, false, FileStorage::new,
+        return new StoreOptions(DEFAULT_SEGMENT_SIZE, 64L << 20, 5000, 1L << 30, false, FileStorage::new,
                 30_000, 0.25, 0.75, false, 0, true, DEFAULT_RECYCLE_SEGMENTS, true);
     }
 
