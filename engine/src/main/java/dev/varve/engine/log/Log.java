@@ -553,14 +553,21 @@ public final class Log implements Closeable {
         this.metaFill = on;
     }
 
-    /** Fill is written ahead of the meta head in steps of this many bytes ... */
+    /** The most fill written ahead of the meta head at once. */
     static final int FILL_STEP = 1 << 20;
-    /** ... when less than this much is left past the end of the last write. */
-    static final int FILL_LOW = 256 << 10;
 
     /**
-     * After a write to the meta head ending at {@code end}: when less than {@link #FILL_LOW} of
-     * fill is left past it, writes the next {@link #FILL_STEP} (see {@link FillLayout}). Not
+     * Fill is written ahead in steps of a sixty-fourth of a segment, at most {@link #FILL_STEP}
+     * (1 MiB with the default 64 MiB segments), so that in a small store the fill takes no
+     * noticeable share of the space the collector must keep free.
+     */
+    private long fillStep() {
+        return Math.max(4L * FillLayout.PAGE, Math.min(FILL_STEP, (segmentSize / 64) & ~(long) (FillLayout.PAGE - 1)));
+    }
+
+    /**
+     * After a write to the meta head ending at {@code end}: when less than a quarter of a fill
+     * step is left past it, writes the next step (see {@link FillLayout}). Not
      * forced here: the fsync that makes the write durable takes it along, and a crash that
      * loses it leaves a shorter file or zeroed pages, which recovery steps over as a torn tail.
      */
@@ -570,11 +577,12 @@ public final class Log implements Closeable {
         }
         Segment h = metaHead;
         long limit = segmentSize & ~(long) (FillLayout.PAGE - 1);
-        if (h == null || metaFilledTo - end >= FILL_LOW || metaFilledTo >= limit) {
+        long step = fillStep();
+        if (h == null || metaFilledTo - end >= step / 4 || metaFilledTo >= limit) {
             return;
         }
         long from = Math.max(end, metaFilledTo);
-        long to = Math.min(limit, FillLayout.pageUp(from) + FILL_STEP);
+        long to = Math.min(limit, FillLayout.pageUp(from) + step);
         if (to <= from) {
             return;
         }
