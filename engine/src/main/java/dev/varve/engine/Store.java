@@ -178,6 +178,9 @@ public final class Store implements AutoCloseable {
         } else {
             syncer = null;
         }
+        if (syncer != null) {
+            log.onDataSegmentFull(this::startWriteback);
+        }
         if (!readOnly && options.gcIntervalMillis() > 0) {
             gcTimer = Executors.newSingleThreadScheduledExecutor(r -> {
                 Thread t = new Thread(r, "varve-collector " + storage.root().getFileName());
@@ -678,6 +681,32 @@ public final class Store implements AutoCloseable {
         }
         makeDurable(windows, data, batch, "logging the writes of generation " + gen);
         return true;
+    }
+
+    /**
+     * Forces a data segment the streams have moved past, on the sync thread, so its writeback
+     * overlaps the writes that follow instead of waiting for the next flush or commit (which
+     * force it again, cheaply, before anything points at it durably). A failure fails the
+     * store: the file's error may be reported to this fsync only, so a later one could succeed
+     * over lost pages. A segment the collector deleted meanwhile needs nothing.
+     */
+    private void startWriteback(Segment s) {
+        try {
+            syncer.execute(() -> {
+                if (closed || failure != null) {
+                    return;
+                }
+                try {
+                    s.file.force();
+                } catch (java.nio.channels.ClosedChannelException deleted) {
+                    // reclaimed before its writeback started
+                } catch (IOException e) {
+                    fail(Log.translateIo(e, "writing back data segment " + s.id));
+                }
+            });
+        } catch (RejectedExecutionException closing) {
+            // the store is closing: its last commit forces every segment
+        }
     }
 
     /** Records what failed the store: nothing more is acknowledged until it is reopened. */

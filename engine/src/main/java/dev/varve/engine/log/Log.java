@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
 import java.util.zip.CRC32C;
 import org.agrona.concurrent.UnsafeBuffer;
 
@@ -333,6 +334,7 @@ public final class Log implements Closeable {
     public long allocateData(int bytes, int align, int stream) throws IOException {
         Window detached = null;
         Window mine = null;
+        Segment full = null;
         long address;
         synchronized (dataLock) {
             Segment head = dataHeads[stream];
@@ -344,6 +346,7 @@ public final class Log implements Closeable {
                 }
             }
             if (p < 0) {
+                full = head;
                 head = createSegment(SegmentLayout.KIND_DATA);
                 dataHeads[stream] = head;
                 p = SegmentLayout.HEADER_BYTES;
@@ -390,7 +393,22 @@ public final class Log implements Closeable {
                 throw e;
             }
         }
+        Consumer<Segment> hook = onDataSegmentFull;
+        if (full != null && hook != null) {
+            hook.accept(full);
+        }
         return address;
+    }
+
+    private volatile Consumer<Segment> onDataSegmentFull;
+
+    /**
+     * Called with a data segment once a stream has moved past it (nothing more is allocated in
+     * it): the store starts its writeback then, so a long write does not leave all its data for
+     * the flush at the end.
+     */
+    public void onDataSegmentFull(Consumer<Segment> hook) {
+        this.onDataSegmentFull = hook;
     }
 
     /** Writes a detached window to its segment once every allocation in it has copied its bytes. */
