@@ -173,9 +173,7 @@ class MetaFillTest {
             new Random(1).nextBytes(head);
             f.write(ByteBuffer.wrap(head), 0);
             assertTrue(Log.cleanEnd(f, id, end), "nothing after the end");
-            ByteBuffer fill = ByteBuffer.allocate((int) (to - end));
-            FillLayout.encode(fill, id, end, to);
-            f.write(fill, end);
+            f.write(FillLayout.encode(id, end, to), end);
             assertTrue(Log.cleanEnd(f, id, end));
             assertFalse(Log.cleanEnd(f, id, end - 8), "a record's last bytes are not zeros");
             assertFalse(Log.cleanEnd(f, id + 1, end), "fill pages of another segment");
@@ -187,13 +185,9 @@ class MetaFillTest {
 
             f.write(ByteBuffer.allocate(FillLayout.PAGE), 5L * FillLayout.PAGE);
             assertFalse(Log.cleanEnd(f, id, end), "a zeroed page where fill should be");
-            ByteBuffer moved = ByteBuffer.allocate(FillLayout.PAGE);
-            FillLayout.encode(moved, id, 6L * FillLayout.PAGE, 7L * FillLayout.PAGE);
-            f.write(moved, 5L * FillLayout.PAGE);
+            f.write(FillLayout.encode(id, 6L * FillLayout.PAGE, 7L * FillLayout.PAGE), 5L * FillLayout.PAGE);
             assertFalse(Log.cleanEnd(f, id, end), "a fill page naming another offset");
-            ByteBuffer right = ByteBuffer.allocate(FillLayout.PAGE);
-            FillLayout.encode(right, id, 5L * FillLayout.PAGE, 6L * FillLayout.PAGE);
-            f.write(right, 5L * FillLayout.PAGE);
+            f.write(FillLayout.encode(id, 5L * FillLayout.PAGE, 6L * FillLayout.PAGE), 5L * FillLayout.PAGE);
             assertTrue(Log.cleanEnd(f, id, end));
 
             f.write(ByteBuffer.wrap(new byte[] {0}), to);

@@ -166,15 +166,15 @@ final class LogScan {
         List<Tail> tail = new ArrayList<>();
         tails.put(seg.id, tail);
         while (p < size) {
-            boolean record = p + RecordLayout.HEADER_BYTES <= size && w.plausibleLength(p) >= 0;
-            if (!record && Log.cleanEnd(seg.file, seg.id, p)) {
+            boolean whole = p + RecordLayout.HEADER_BYTES <= size;
+            int len = whole ? w.plausibleLength(p) : -1;
+            if (len < 0 && Log.cleanEnd(seg.file, seg.id, p)) {
                 break; // zeros and fill written ahead of the log's end (FillLayout), not damage
             }
-            if (p + RecordLayout.HEADER_BYTES > size) {
+            if (!whole) {
                 addDamage(seg.id, p, size, "record-header", "an incomplete record at the end of the segment", -1, -1);
                 break;
             }
-            int len = w.plausibleLength(p);
             if (len < 0) {
                 group.broken = true;
                 long q = resync(w, p + RecordLayout.ALIGNMENT, size);

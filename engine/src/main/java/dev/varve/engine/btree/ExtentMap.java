@@ -66,40 +66,43 @@ public final class ExtentMap {
 
     /** Maps {@code [lba, lba+e.blocks)} to {@code e}, replacing whatever was there. */
     public void insert(long lba, Extent e) throws IOException {
-        // the common case in one descent: the entries at and before lba share a leaf
+        // the entry before lba (a run this write may continue) and the one at or before it
+        long prevKey = -1;
+        Extent prev = null;
+        long atKey = -1;
+        Extent at = null;
         Node<Extent> leaf = tree.leafFor(lba);
         int i = leaf == null ? -1 : leaf.floorIndex(lba);
         if (i >= 0 && (leaf.keys[i] < lba || i > 0 || lba == 0)) {
-            int p = leaf.keys[i] < lba ? i : i - 1;
-            if (p >= 0 && mergeable(leaf.keys[p], leaf.value(p), lba, e)) {
-                Extent before = leaf.value(p);
-                long key = leaf.keys[p];
-                punch(lba, e.blocks);
-                tree.put(key, before.concat(e));
-                return;
+            // the common case, in one descent: both are in this leaf
+            atKey = leaf.keys[i];
+            at = leaf.value(i);
+            int p = atKey < lba ? i : i - 1;
+            if (p >= 0) {
+                prevKey = leaf.keys[p];
+                prev = leaf.value(p);
             }
-            if (leaf.keys[i] == lba && leaf.value(i).blocks == e.blocks) {
-                tree.put(lba, e); // the same blocks written again as they were (a random overwrite)
-                return;
+        } else {
+            java.util.Map.Entry<Long, Extent> pe = lba > 0 ? tree.floorEntry(lba - 1) : null;
+            if (pe != null) {
+                prevKey = pe.getKey();
+                prev = pe.getValue();
             }
+            java.util.Map.Entry<Long, Extent> ae = tree.floorEntry(lba);
+            if (ae != null) {
+                atKey = ae.getKey();
+                at = ae.getValue();
+            }
+        }
+        if (prev != null && mergeable(prevKey, prev, lba, e)) {
+            punch(lba, e.blocks);
+            tree.put(prevKey, prev.concat(e));
+        } else if (at != null && atKey == lba && at.blocks == e.blocks) {
+            tree.put(lba, e); // the same blocks written again as they were (a random overwrite): one change
+        } else {
             punch(lba, e.blocks);
             tree.put(lba, e);
-            return;
         }
-        java.util.Map.Entry<Long, Extent> prev = lba > 0 ? tree.floorEntry(lba - 1) : null;
-        if (prev != null && mergeable(prev.getKey(), prev.getValue(), lba, e)) {
-            punch(lba, e.blocks);
-            tree.put(prev.getKey(), prev.getValue().concat(e));
-            return;
-        }
-        java.util.Map.Entry<Long, Extent> at = tree.floorEntry(lba);
-        if (at != null && at.getKey() == lba && at.getValue().blocks == e.blocks) {
-            // the same blocks written again as they were before (a random overwrite): one change
-            tree.put(lba, e);
-            return;
-        }
-        punch(lba, e.blocks);
-        tree.put(lba, e);
     }
 
     /** True when {@code e} at {@code lba} continues {@code p} at {@code key}, in the map and in the log. */

@@ -37,26 +37,22 @@ public final class FillLayout {
     }
 
     /**
-     * Writes into {@code buf} (little-endian, positioned at file offset {@code from}) the bytes
-     * that belong at [from, to): zeros to the first page boundary, then fill pages. {@code to}
-     * is a page boundary.
+     * The bytes that belong at file offsets [from, to) of segment {@code segmentId}: zeros to
+     * the first page boundary, then fill pages. {@code to} is a page boundary.
      */
-    public static void encode(ByteBuffer buf, long segmentId, long from, long to) {
+    public static ByteBuffer encode(long segmentId, long from, long to) {
         if ((to & (PAGE - 1)) != 0 || to < from) {
             throw new IllegalArgumentException("fill must end on a page boundary after its start: " + from + ".." + to);
         }
-        ByteBuffer b = buf.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-        int base = b.position();
-        for (int i = 0; i < to - from; i++) {
-            b.put(base + i, (byte) 0);
-        }
+        ByteBuffer b = ByteBuffer.allocate((int) (to - from)).order(ByteOrder.LITTLE_ENDIAN);
         for (long page = pageUp(from); page < to; page += PAGE) {
-            int at = base + (int) (page - from);
+            int at = (int) (page - from);
             b.putLong(at, MAGIC);
             b.putLong(at + SEGMENT_OFFSET, segmentId);
             b.putLong(at + PAGE_OFFSET, page);
             b.putInt(at + CRC_OFFSET, crc(b, at));
         }
+        return b;
     }
 
     /** True when the page at {@code at} of {@code b} is the fill page of {@code segmentId} at file offset {@code page}. */

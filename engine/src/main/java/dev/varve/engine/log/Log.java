@@ -596,16 +596,15 @@ public final class Log implements Closeable {
         Segment h = metaHead;
         long limit = segmentSize & ~(long) (FillLayout.PAGE - 1);
         long step = fillStep();
-        if (h == null || metaFilledTo - end >= step / 4 || metaFilledTo >= limit) {
+        if (h == null || metaFilledTo - end >= step / 4) {
             return;
         }
         long from = Math.max(end, metaFilledTo);
         long to = Math.min(limit, FillLayout.pageUp(from) + step);
         if (to <= from) {
-            return;
+            return; // filled to the end of the segment
         }
-        ByteBuffer b = ByteBuffer.allocate((int) (to - from));
-        FillLayout.encode(b, h.id, from, to);
+        ByteBuffer b = FillLayout.encode(h.id, from, to);
         appended.addAndGet(b.remaining());
         h.file.write(b, from);
         metaFilledTo = to;
