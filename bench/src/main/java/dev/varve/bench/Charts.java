@@ -36,10 +36,13 @@ final class Charts {
         xy(b, "delete-cost", "Deleting a snapshot that holds N MiB", "MiB held by the snapshot", "ms (median)",
                 f -> f.name().equals(DeleteCost.NAME),
                 f -> Bench.parseBytes((String) f.params().get("snapshotHolds")) / (double) (1 << 20), false);
-        xy(b, "gc-write-amplification", "Varve's write amplification against fill", "fill (% of the store's capacity)",
-                "(user + moved) / user (median)", f -> f.name().equals(GcScenario.WRITE_AMPLIFICATION),
+        xy(b, "gc-write-amplification", "Write amplification against fill: Varve and an ideal cleaner",
+                "fill (% of the store's capacity)", "(user + moved) / user (median)",
+                f -> f.name().equals(GcScenario.WRITE_AMPLIFICATION) || (f.name().equals(GcScenario.WRITE_AMPLIFICATION_MODEL)
+                        && (f.params().get("pattern").equals("uniform") == f.params().get("cleaner").equals(GcModel.Policy.GREEDY.label))),
                 f -> Double.parseDouble(((String) f.params().get("fill")).replace("%", "")), false,
-                f -> "varve, " + f.params().get("pattern") + " writes", false);
+                f -> f.name().equals(GcScenario.WRITE_AMPLIFICATION) ? "varve, " + f.params().get("pattern") + " writes"
+                        : "ideal cleaner (" + f.params().get("cleaner") + "), " + f.params().get("pattern") + " writes", false);
     }
 
     private static void readsByDepth(Bench b) throws IOException {
