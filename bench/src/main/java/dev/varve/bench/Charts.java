@@ -38,8 +38,9 @@ final class Charts {
                 f -> Bench.parseBytes((String) f.params().get("snapshotHolds")) / (double) (1 << 20), false);
         xy(b, "gc-write-amplification", "Write amplification against fill: Varve and an ideal cleaner",
                 "fill (% of the store's capacity)", "(user + moved) / user (median)",
-                f -> f.name().equals(GcScenario.WRITE_AMPLIFICATION) || (f.name().equals(GcScenario.WRITE_AMPLIFICATION_MODEL)
-                        && (f.params().get("pattern").equals("uniform") == f.params().get("cleaner").equals(GcModel.Policy.GREEDY.label))),
+                f -> "64 KiB".equals(f.params().get("write")) && (f.name().equals(GcScenario.WRITE_AMPLIFICATION)
+                        || (f.name().equals(GcScenario.WRITE_AMPLIFICATION_MODEL) && f.params().get("pattern").equals("uniform")
+                        == f.params().get("cleaner").equals(GcModel.Policy.GREEDY.label))),
                 f -> Double.parseDouble(((String) f.params().get("fill")).replace("%", "")), false,
                 f -> f.name().equals(GcScenario.WRITE_AMPLIFICATION) ? "varve, " + f.params().get("pattern") + " writes"
                         : "ideal cleaner (" + f.params().get("cleaner") + "), " + f.params().get("pattern") + " writes", false);

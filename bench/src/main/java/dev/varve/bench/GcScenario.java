@@ -42,6 +42,8 @@ final class GcScenario implements Scenario {
     static final String WRITE_AMPLIFICATION_MODEL = "gc.write-amplification.model";
     static final String FOREGROUND_IMPACT = "gc.foreground-impact";
     private static final int CHUNK = 64 << 10;
+    /** The collector issue's write size. */
+    private static final int SMALL = 4 << 10;
     /** Small segments, so that a store of a few hundred MiB has dozens of them to choose victims from. */
     private static final long SEGMENT = 4L << 20;
 
@@ -79,61 +81,80 @@ final class GcScenario implements Scenario {
         long capacity = Long.getLong("varve.bench.gcCapacityMiB", b.quick ? 64 : 256) << 20;
         int[] fills = System.getProperty("varve.bench.gcFill") != null ? new int[] {Integer.getInteger("varve.bench.gcFill")}
                 : b.quick ? new int[] {50, 80} : new int[] {50, 70, 80, 90};
-        ByteBuffer chunk = Bench.randomData(CHUNK, Bench.SEED + 41);
         boolean first = true;
         for (boolean skewed : new boolean[] {false, true}) {
+            // 64 KiB writes at every fill; 4 KiB writes, as the collector issue words its
+            // targets, at 80%, where those targets are
+            List<int[]> cases = new java.util.ArrayList<>();
             for (int fill : fills) {
+                cases.add(new int[] {fill, CHUNK});
+            }
+            for (int fill : fills) {
+                if (fill == 80) {
+                    cases.add(new int[] {fill, SMALL});
+                }
+            }
+            for (int[] c : cases) {
                 String pattern = skewed ? "80/20" : "uniform";
                 if (!first && b.overBudget()) {
-                    b.budgetSkip(WRITE_AMPLIFICATION + " at " + fill + "% " + pattern + " and after");
+                    b.budgetSkip(WRITE_AMPLIFICATION + " at " + c[0] + "% " + pattern + ", " + c[1] / 1024 + " KiB writes, and after");
                     return;
                 }
                 first = false;
-                b.progress(WRITE_AMPLIFICATION + ": " + fill + "% full, " + pattern);
-                Path dir = b.scratch("gc-wa");
-                try (Store s = Store.create(dir.resolve("store"), options())) {
-                    s.pauseCollector();
-                    long size = capacity * fill / 100 / CHUNK * CHUNK;
-                    Volume v = s.createVolume("disk", size);
-                    for (long at = 0; at < size; at += CHUNK) {
-                        v.write(at, chunk.duplicate());
-                    }
-                    v.flush();
-                    // a window long enough to hold several collections: they come in bursts
-                    long window = b.quick ? size : size / 2;
-                    Random rnd = new Random(Bench.SEED + 42 + fill);
-                    long[] peak = {0};
-                    // warm-up: one volume's worth, so the segments hold a steady mix of ages
-                    overwrite(s, v, size, size, skewed, rnd, chunk, capacity, peak);
-                    double[] wa = new double[Bench.REPS];
-                    double[] all = new double[Bench.REPS];
-                    long moved = 0;
-                    for (int rep = 0; rep < Bench.REPS; rep++) {
-                        long appended = s.bytesAppended();
-                        long m = overwrite(s, v, size, window, skewed, rnd, chunk, capacity, peak);
-                        moved += m;
-                        wa[rep] = (window + m) / (double) window;
-                        all[rep] = (s.bytesAppended() - appended) / (double) window;
-                    }
-                    Map<String, Object> p = Bench.params("fill", fill + "%", "pattern", pattern, "capacity",
-                            Bench.mib(capacity), "segment", Bench.mib(SEGMENT), "window", Bench.mib(window));
-                    Figure varve = b.add(Figure.of(WRITE_AMPLIFICATION, "x", Contender.VARVE, p, wa, false, String.format(
-                            "(user data + data the compactor moved) / user data over each window of random 64 KiB"
-                                    + " writes; Store.gc() whenever the files exceed the capacity (background collector"
-                                    + " paused); %s moved in the measured windows; the files peaked at %.0f%% of the"
-                                    + " capacity; 1.0 is the ideal", Bench.mib(moved),
-                            100.0 * peak[0] / capacity)));
-                    b.add(Figure.of(WRITE_AMPLIFICATION_ALL, "x", Contender.VARVE, p, all, false,
-                            "every byte appended to the store's segment files (user data, moved data, tree nodes,"
-                                    + " commit records, segment headers, fill ahead of the metadata log; Store.bytesAppended) / user data, over the same"
-                                    + " windows; 64 KiB writes, a flush every 4 MiB"));
-                    if (b.wants(WRITE_AMPLIFICATION_MODEL)) {
-                        model(b, p, varve, capacity, fill, skewed);
-                    }
-                } finally {
-                    Bench.deleteTree(dir);
-                }
+                writeAmplification(b, capacity, c[0], skewed, c[1]);
             }
+        }
+    }
+
+    /** One point: a store filled to {@code fill}% of {@code capacity}, overwritten in {@code unit}-byte writes. */
+    private void writeAmplification(Bench b, long capacity, int fill, boolean skewed, int unit) throws IOException {
+        String pattern = skewed ? "80/20" : "uniform";
+        b.progress(WRITE_AMPLIFICATION + ": " + fill + "% full, " + pattern + ", " + unit / 1024 + " KiB writes");
+        ByteBuffer data = Bench.randomData(unit, Bench.SEED + 41);
+        Path dir = b.scratch("gc-wa");
+        try (Store s = Store.create(dir.resolve("store"), options())) {
+            s.pauseCollector();
+            long size = capacity * fill / 100 / CHUNK * CHUNK;
+            Volume v = s.createVolume("disk", size);
+            ByteBuffer fillData = Bench.randomData(CHUNK, Bench.SEED + 41);
+            for (long at = 0; at < size; at += CHUNK) {
+                v.write(at, fillData.duplicate());
+            }
+            v.flush();
+            // a window long enough to hold several collections: they come in bursts
+            long window = b.quick ? size : size / 2;
+            Random rnd = new Random(Bench.SEED + 42 + fill);
+            long[] peak = {0};
+            // warm-up: one volume's worth, so the segments hold a steady mix of ages
+            overwrite(s, v, size, size, skewed, rnd, data, capacity, peak);
+            double[] wa = new double[Bench.REPS];
+            double[] all = new double[Bench.REPS];
+            long moved = 0;
+            for (int rep = 0; rep < Bench.REPS; rep++) {
+                long appended = s.bytesAppended();
+                long m = overwrite(s, v, size, window, skewed, rnd, data, capacity, peak);
+                moved += m;
+                wa[rep] = (window + m) / (double) window;
+                all[rep] = (s.bytesAppended() - appended) / (double) window;
+            }
+            Map<String, Object> p = Bench.params("fill", fill + "%", "pattern", pattern, "write", unit / 1024 + " KiB",
+                    "capacity", Bench.mib(capacity), "segment", Bench.mib(SEGMENT), "window", Bench.mib(window));
+            Figure varve = b.add(Figure.of(WRITE_AMPLIFICATION, "x", Contender.VARVE, p, wa, false, String.format(
+                    "(user data + data the compactor moved) / user data over each window of random %d KiB"
+                            + " writes; Store.gcTo(capacity - 2 segments) whenever the files exceed the capacity"
+                            + " (background collector paused); %s moved in the measured windows; the files peaked at"
+                            + " %.0f%% of the capacity; 1.0 is the ideal", unit / 1024, Bench.mib(moved),
+                    100.0 * peak[0] / capacity)));
+            b.add(Figure.of(WRITE_AMPLIFICATION_ALL, "x", Contender.VARVE, p, all, false,
+                    "every byte appended to the store's segment files (user data, moved data, tree nodes, commit"
+                            + " records, intent records, segment headers, fill ahead of the metadata log;"
+                            + " Store.bytesAppended) / user data, over the same windows; " + unit / 1024
+                            + " KiB writes, a flush every 4 MiB"));
+            if (b.wants(WRITE_AMPLIFICATION_MODEL)) {
+                model(b, p, varve, capacity, fill, skewed, unit);
+            }
+        } finally {
+            Bench.deleteTree(dir);
         }
     }
 
@@ -143,9 +164,10 @@ final class GcScenario implements Scenario {
      * cleaner told each write's temperature. The notes give Varve's data-only figure over the
      * best of them.
      */
-    private static void model(Bench b, Map<String, Object> p, Figure varve, long capacity, int fill, boolean skewed) {
+    private static void model(Bench b, Map<String, Object> p, Figure varve, long capacity, int fill, boolean skewed,
+                              int unit) {
         int segments = (int) (capacity / SEGMENT);
-        int units = (int) (SEGMENT / CHUNK);
+        int units = (int) (SEGMENT / unit);
         Figure best = null;
         for (GcModel.Policy policy : skewed ? GcModel.Policy.values() : new GcModel.Policy[] {GcModel.Policy.GREEDY}) {
             double[] v = new double[Bench.REPS];
@@ -156,32 +178,33 @@ final class GcScenario implements Scenario {
             mp.remove("window");
             mp.put("cleaner", policy.label);
             Figure f = b.add(Figure.of(WRITE_AMPLIFICATION_MODEL, "x", "model", mp, v, false, String.format(
-                    "a simulated cleaner under this bench's rules (capacity %d segments of %d x 64 KiB units, %d%%"
+                    "a simulated cleaner under this bench's rules (capacity %d segments of %d x %d KiB units, %d%%"
                             + " live, cleaned to capacity - 2 segments whenever a 4 MiB check finds it over) with"
                             + " nothing but data written: no metadata, headers or padding; 4 volumes' worth of writes"
-                            + " measured after 4 of warm-up, one seed per repetition", segments, units, fill)));
+                            + " measured after 4 of warm-up, one seed per repetition", segments, units, unit / 1024, fill)));
             best = best == null || f.median() < best.median() ? f : best;
         }
-        b.notes.put(WRITE_AMPLIFICATION + " at " + fill + "% " + (skewed ? "80/20" : "uniform")
-                        + ": varve / best model cleaner (" + best.params().get("cleaner") + ")",
+        b.notes.put(WRITE_AMPLIFICATION + " at " + fill + "% " + (skewed ? "80/20" : "uniform") + ", " + unit / 1024
+                        + " KiB writes: varve / best model cleaner (" + best.params().get("cleaner") + ")",
                 String.format(java.util.Locale.ROOT, "%.2f / %.2f = %.3fx", varve.median(), best.median(),
                         varve.median() / best.median()));
     }
 
     /**
-     * Overwrites {@code bytes} in random 64 KiB writes, collecting whenever the store's files
-     * exceed the capacity; returns the data bytes the compactor moved meanwhile.
+     * Overwrites {@code bytes} in random writes of {@code data}'s size, collecting whenever the
+     * store's files exceed the capacity; returns the data bytes the compactor moved meanwhile.
      */
-    private static long overwrite(Store s, Volume v, long size, long bytes, boolean skewed, Random rnd, ByteBuffer chunk,
+    private static long overwrite(Store s, Volume v, long size, long bytes, boolean skewed, Random rnd, ByteBuffer data,
                                   long capacity, long[] peak) throws IOException {
-        long chunks = size / CHUNK;
-        long hot = Math.max(1, chunks / 5);
+        int unit = data.remaining();
+        long units = size / unit;
+        long hot = Math.max(1, units / 5);
         long moved = 0;
-        for (long done = 0; done < bytes; done += CHUNK) {
-            long c = !skewed ? Math.floorMod(rnd.nextLong(), chunks)
-                    : rnd.nextInt(10) < 8 ? Math.floorMod(rnd.nextLong(), hot) : hot + Math.floorMod(rnd.nextLong(), chunks - hot);
-            v.write(c * CHUNK, chunk.duplicate());
-            if ((done + CHUNK) % (4L << 20) == 0) {
+        for (long done = 0; done < bytes; done += unit) {
+            long c = !skewed ? Math.floorMod(rnd.nextLong(), units)
+                    : rnd.nextInt(10) < 8 ? Math.floorMod(rnd.nextLong(), hot) : hot + Math.floorMod(rnd.nextLong(), units - hot);
+            v.write(c * unit, data.duplicate());
+            if ((done + unit) % (4L << 20) == 0) {
                 v.flush();
                 long onDisk = s.info().bytesOnDisk();
                 peak[0] = Math.max(peak[0], onDisk);
