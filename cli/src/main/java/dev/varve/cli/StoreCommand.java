@@ -36,10 +36,18 @@ abstract class StoreCommand implements Callable<Integer> {
     /** For commands that only look: nothing is written, not even a superblock. */
     Store openReadOnly() throws IOException {
         try {
-            return Store.open(store, StoreOptions.defaults().withReadOnly(true));
+            return warned(Store.open(store, StoreOptions.defaults().withReadOnly(true)));
         } catch (StoreLockedException e) {
             throw Remote.heldBy(store, spec.name(), e);
         }
+    }
+
+    /** Says on stderr when the store shows less than its log holds (a read-only open past damage). */
+    Store warned(Store s) {
+        if (s.openWarning() != null) {
+            err().println("varve: warning: " + s.openWarning());
+        }
+        return s;
     }
 
     /**
@@ -47,7 +55,7 @@ abstract class StoreCommand implements Callable<Integer> {
      * or, when a running {@code varve serve} holds the store, {@code served} against that server.
      */
     <T> T either(boolean readOnly, Remote.Direct<T> direct, Remote.Served<T> served) throws IOException {
-        return Remote.either(store, readOnly, direct, served);
+        return Remote.either(store, readOnly, s -> direct.run(warned(s)), served);
     }
 
     /** A name given in a place picocli cannot type, e.g. among a list of words: bad ones are usage errors. */

@@ -88,6 +88,10 @@ public final class Store implements AutoCloseable {
     private final Set<Volume> loggedVolumes = ConcurrentHashMap.newKeySet();
     /** Intent records written since this store was opened (tests and {@code info}). */
     private final AtomicLong intentRecords = new AtomicLong();
+    /** Intent records replayed whole at open (until one fails). */
+    private int intentsReplayed;
+    /** See {@link #openWarning()}. */
+    private volatile String openWarning;
     /** Intent records since the last commit (their sequence numbers); under the commit mutex. */
     private int intentsSinceCommit;
     /** Data written in the open group, four longs per run (address, lba, blocks, lineage); guarded by itself. */
@@ -247,7 +251,19 @@ public final class Store implements AutoCloseable {
         return open(dir, StoreOptions.defaults());
     }
 
+    /**
+     * Opens an existing store. Intent records after the last commit (flushes not yet committed)
+     * are replayed; one that verifies but cannot be replayed (it names a volume or blocks the
+     * catalog does not hold, or a tree node on its path is damaged) stops a read-write open with
+     * a {@link CorruptionException}. A read-only open then shows the store as the records before
+     * that one leave it, and says so in {@link #openWarning()}: what a read-write store would
+     * serve cannot be told, but the data before the damage can still be read and copied out.
+     */
     public static Store open(Path dir, StoreOptions options) throws IOException {
+        return open(dir, options, Integer.MAX_VALUE, null);
+    }
+
+    private static Store open(Path dir, StoreOptions options, int replayLimit, String warning) throws IOException {
         Storage storage = options.storageFactory().apply(dir);
         if (!storage.rootExists()) {
             throw new NotAStoreException(dir + " does not exist or is not a directory; create a store with 'varve init "
@@ -258,6 +274,8 @@ public final class Store implements AutoCloseable {
         Log log = null;
         StorageFile sbf = null;
         Store s = null;
+        boolean replaying = false;
+        List<long[]> intents = List.of();
         try {
             log = new Log(storage, sb.uuidHi(), sb.uuidLo(), sb.segmentSize(), 1);
             log.openExisting();
@@ -276,8 +294,13 @@ public final class Store implements AutoCloseable {
             log.setMetaHead(LogAddress.segment(last.address()), r.end(), r.tailAfterLast());
             sbf = options.readOnly() ? null : storage.open(SuperblockLayout.FILE_NAME, false);
             s = new Store(options, storage, lock, log, sb, last, r.tailAfterLast(), sbf);
-            if (!r.intents().isEmpty()) {
-                s.replayIntents(r.intents());
+            s.openWarning = warning;
+            intents = r.intents();
+            List<long[]> replay = intents.size() > replayLimit ? intents.subList(0, replayLimit) : intents;
+            if (!replay.isEmpty()) {
+                replaying = true;
+                s.replayIntents(replay);
+                replaying = false;
             }
             if (!options.readOnly() && (r.commitsReplayed() > 0 || !r.intents().isEmpty())) {
                 s.writeSuperblock();
@@ -302,8 +325,24 @@ public final class Store implements AutoCloseable {
                 }
                 lock.close();
             }
+            if (replaying && options.readOnly() && replayLimit == Integer.MAX_VALUE && e instanceof CorruptionException) {
+                // opened again from scratch, replaying only the records that went in whole
+                int whole = s.intentsReplayed;
+                return open(dir, options, whole, "the store shows its last commit and " + whole + " of the "
+                        + intents.size() + " intent records after it (flushes not yet committed): " + e.getMessage()
+                        + "; the writes of that record and the ones after it are not shown. It is open read-only;"
+                        + " 'varve fsck' says what is damaged and 'varve fsck --repair' makes it open read-write");
+            }
             throw e;
         }
+    }
+
+    /**
+     * Why this store shows less than its log holds, or null: a read-only open that could not
+     * replay every intent record after the last commit ({@link #open(Path, StoreOptions)}).
+     */
+    public String openWarning() {
+        return openWarning;
     }
 
     private static Closeable takeLock(Storage storage) throws IOException {
@@ -763,6 +802,7 @@ public final class Store implements AutoCloseable {
     }
 
     private void replayLocked(List<long[]> intents) throws IOException {
+        intentsReplayed = 0;
         for (long[] at : intents) {
             long address = at[0];
             UnsafeBuffer rec = log.readRecord(address, (int) at[1]);
@@ -788,6 +828,7 @@ public final class Store implements AutoCloseable {
             if (bad != null) {
                 throw new CorruptionException(file, address, bad.why());
             }
+            intentsReplayed++;
         }
     }
 

@@ -129,7 +129,7 @@ final class PendingWrites {
                 int slot = findings.slot("intent-record", seg, off, "the intent record is unreadable: "
                         + ContentCheck.strip(e.getMessage()));
                 out.intentDamage.computeIfAbsent(0L, k -> new LinkedHashSet<>()).add(slot);
-                out.affectWhole(slot, "the whole store (it does not open)");
+                out.affectWhole(slot, "the whole store (it does not open read-write)");
                 w.cutAll(index, "the intent record at " + w.records.get(index).where() + " is unreadable");
                 continue;
             }
@@ -139,7 +139,7 @@ final class PendingWrites {
             IntentOps.Malformed d = decode(rec, (int) at[1], index, gen, recOps);
             if (d != null) {
                 int slot = findings.slot("intent-record", seg, off, "the intent record does not decode ("
-                        + d.why() + "): the store does not open while it is there; fsck --repair drops it and every "
+                        + d.why() + "): the store does not open read-write while it is there (read-only, it shows what the records before it leave); fsck --repair drops it and every "
                         + "intent record after it");
                 // the volumes of the groups read before it, and of the group it fails in when that is known
                 LinkedHashSet<Long> volumes = new LinkedHashSet<>();
@@ -150,14 +150,14 @@ final class PendingWrites {
                     CatalogEntry e = out.byId.get(id);
                     if (id != 0 && e != null && e.isVolume()) {
                         out.intentDamage.computeIfAbsent(e.id, k -> new LinkedHashSet<>()).add(slot);
-                        out.affectWhole(slot, out.name(e) + " (the store does not open)");
+                        out.affectWhole(slot, out.name(e) + " (the store does not open read-write)");
                         named = true;
                     }
                 }
                 if (!named || d.volume() == 0) {
                     out.intentDamage.computeIfAbsent(0L, k -> new LinkedHashSet<>()).add(slot);
                     out.affectWhole(slot, named ? "whatever volumes the unreadable rest of the record names"
-                            : "the whole store (it does not open)");
+                            : "the whole store (it does not open read-write)");
                 }
                 w.cutAll(index, "the intent record at " + w.records.get(index).where() + " does not decode");
                 w.ops.addAll(recOps);
@@ -170,10 +170,10 @@ final class PendingWrites {
                     int slot = findings.slot("intent-volume", seg, off, "an intent record names volume id " + op.volume
                             + ", which the catalog of generation " + out.commit.generation() + " does not hold as a volume"
                             + (out.catalogWhole() ? "" : " (or holds in a part that is unreadable)")
-                            + ": the store does not open while it is there; fsck --repair drops it and every intent "
+                            + ": the store does not open read-write while it is there (read-only, it shows what the records before it leave); fsck --repair drops it and every intent "
                             + "record after it");
                     out.intentDamage.computeIfAbsent(0L, k -> new LinkedHashSet<>()).add(slot);
-                    out.affectWhole(slot, "volume id " + op.volume + " (the store does not open)");
+                    out.affectWhole(slot, "volume id " + op.volume + " (the store does not open read-write)");
                     w.cutAll(index, "the intent record at " + w.records.get(index).where() + " names volume id "
                             + op.volume + ", which the catalog does not hold");
                     continue;
@@ -183,10 +183,10 @@ final class PendingWrites {
                 if (op.lba < 0 || op.blocks < 0 || op.lba > blocks || op.blocks > blocks - op.lba) {
                     int slot = findings.slot("intent-range", seg, off, "an intent record names blocks " + op.lba + "+"
                             + op.blocks + " of " + out.name(e) + ", past its end (it has " + blocks + " blocks of " + bs
-                            + " bytes): the store does not open while it is there; fsck --repair drops the writes of "
+                            + " bytes): the store does not open read-write while it is there (read-only, it shows what the records before it leave); fsck --repair drops the writes of "
                             + out.name(e) + " from this intent record on");
                     out.intentDamage.computeIfAbsent(e.id, k -> new LinkedHashSet<>()).add(slot);
-                    out.affectWhole(slot, out.name(e) + " (the store does not open)");
+                    out.affectWhole(slot, out.name(e) + " (the store does not open read-write)");
                     w.cutVolume(e.id, index, "the intent record at " + w.records.get(index).where()
                             + " names blocks past its end");
                     continue;

@@ -375,7 +375,8 @@ class IntentTest {
         int group = IntentLayout.GROUPS_START;
         for (String kind : kinds) {
             CrashableStorage d = pendingStore();
-            Disk.Rec second = intentRecords(pending(d)).get(1);
+            List<Disk.Rec> records = intentRecords(pending(d));
+            Disk.Rec second = records.get(1);
             switch (kind) {
                 case "intent-volume" -> rewrite(d, second, group, u64(4242));
                 case "intent-range" -> rewrite(d, second, group + IntentLayout.GROUP_HEADER_BYTES, u64(1L << 40));
@@ -389,12 +390,26 @@ class IntentTest {
             assertEquals(SegmentLayout.parseFileName(second.file()), p.segment());
             assertEquals(second.offset(), p.offset());
             assertTrue(p.affected().contains(kind.equals("intent-volume") ? "volume id 4242" : "vm1"), p.toString());
-            assertTrue(p.message().contains("does not open"), p.message());
-            try (Store s = Store.open(Disk.ROOT, Stores.options(d).withReadOnly(true))) {
-                throw new AssertionError(kind + ": the engine opened a store whose intent record it cannot replay");
+            assertTrue(p.message().contains("does not open read-write"), p.message());
+            try (Store s = Store.open(Disk.ROOT, Stores.options(d))) {
+                throw new AssertionError(kind + ": the engine opened read-write a store whose intent record it cannot replay");
             } catch (dev.varve.engine.CorruptionException expected) {
                 // as fsck said
             }
+            long writesBefore = d.operations(CrashableStorage.Op.WRITE);
+            try (Store s = Store.open(Disk.ROOT, Stores.options(d).withReadOnly(true))) {
+                // read-only, it shows what the records before the bad one leave, and says so
+                assertTrue(s.openWarning() != null && s.openWarning().contains("1 of the " + records.size() + " intent records"),
+                        kind + ": " + s.openWarning());
+                byte[] b = new byte[BS];
+                s.device("vm1").read(0, b, 0, BS);
+                assertArrayEquals(A, b, kind + ": the first flush is shown");
+                s.device("vm1").read(BS, b, 0, BS);
+                assertArrayEquals(new byte[BS], b, kind + ": the second flush, whose record is bad, is not");
+                s.device("vm1").read(16L * BS, b, 0, BS);
+                assertArrayEquals(new byte[BS], b, kind + ": the third flush is not");
+            }
+            assertEquals(writesBefore, d.operations(CrashableStorage.Op.WRITE), kind + ": a read-only open writes nothing");
 
             RepairResult rr = Fsck.repair(d, false, false, null);
             assertEquals(1, rr.exitCode(), kind + "\n" + rr.summary());
