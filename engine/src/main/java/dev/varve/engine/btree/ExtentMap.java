@@ -32,9 +32,52 @@ public final class ExtentMap {
         void run(long lba, long count, Extent extent, int skip) throws IOException;
     }
 
-    /** Visits every run of {@code [lba, lba+count)}, holes included, in order. */
+    /**
+     * Visits every run of {@code [lba, lba+count)}, holes included, in order. The leaf one
+     * descent reaches holds the floor of {@code lba} whenever it has a key at or below it; a
+     * range that stays within that leaf (a block read almost always does) is mapped from it
+     * alone, and anything else by a scan from where the leaf left off.
+     */
     public void map(long lba, long count, RunVisitor visitor) throws IOException {
         long end = lba + count;
+        Node<Extent> leaf = tree.leafFor(lba);
+        int j = leaf == null ? -1 : leaf.floorIndex(lba);
+        if (j < 0) {
+            scan(lba, end, visitor);
+            return;
+        }
+        long cursor = lba;
+        for (; j < leaf.count; j++) {
+            long key = leaf.keys[j];
+            if (key >= end) {
+                break;
+            }
+            Extent e = leaf.value(j);
+            long eEnd = key + e.blocks;
+            if (eEnd <= cursor) {
+                continue;
+            }
+            if (key > cursor) {
+                visitor.run(cursor, key - cursor, null, 0);
+                cursor = key;
+            }
+            long stop = Math.min(eEnd, end);
+            visitor.run(cursor, stop - cursor, e, (int) (cursor - key));
+            cursor = stop;
+            if (cursor >= end) {
+                return;
+            }
+        }
+        if (j < leaf.count) {
+            // a key at or past the end: the rest is a hole
+            visitor.run(cursor, end - cursor, null, 0);
+        } else {
+            // the leaf ran out: what follows is in the leaves after it
+            scan(cursor, end, visitor);
+        }
+    }
+
+    private void scan(long lba, long end, RunVisitor visitor) throws IOException {
         long[] cursor = {lba};
         tree.scan(lba, (key, e) -> {
             long eEnd = key + e.blocks;
