@@ -1,5 +1,6 @@
 package dev.varve.bench;
 
+import dev.varve.engine.Store;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -31,6 +32,7 @@ final class OpLatency implements Scenario {
     static final String REVERT = "revert.latency";
     static final String CLONE = "clone.latency";
     static final String DESTROY = "destroy.latency";
+    static final String SNAPSHOT_BYTES = "snapshot.bytes";
     private static final int BLOCK = 4096;
     private static final int CHUNK = 64 << 10;
     private static final int WARM = 3;
@@ -47,7 +49,7 @@ final class OpLatency implements Scenario {
 
     @Override
     public List<String> names() {
-        return List.of(SNAPSHOT, REVERT, CLONE, DESTROY);
+        return List.of(SNAPSHOT, REVERT, CLONE, DESTROY, SNAPSHOT_BYTES);
     }
 
     private int reps(Bench b) {
@@ -490,6 +492,9 @@ final class OpLatency implements Scenario {
             // the ops take well under a millisecond: many repetitions cost little and steady the medians
             List<SplitTimes> ts = combinedTimes(ps, b.quick ? 51 : 201);
             combinedReport(b, ps, ts, fsync);
+            if (b.wants(SNAPSHOT_BYTES)) {
+                snapshotBytes(b, ps, b.quick ? 21 : 51);
+            }
         } finally {
             for (Point p : ps) {
                 p.c().close();
@@ -545,6 +550,51 @@ final class OpLatency implements Scenario {
         b.progress(label + " disk (" + Bench.mib(size) + "): " + built);
         b.notes.put(noteKey, built);
         return true;
+    }
+
+    /**
+     * Bytes one snapshot appends to the log ({@code Store.bytesAppended}) on each disk of the
+     * combined point, n times: once with the head committed just before (the snapshot's own
+     * records: the catalog's changed paths and the commit record), and once with one block
+     * written and flushed before it, whose map path the snapshot's commit then writes too.
+     */
+    private static void snapshotBytes(Bench b, List<Point> ps, int n) throws IOException {
+        ByteBuffer block = Bench.randomData(BLOCK, Bench.SEED + 27);
+        Random rnd = new Random(Bench.SEED + 28);
+        for (boolean written : new boolean[] {false, true}) {
+            Figure small = null;
+            for (Point p : ps) {
+                if (!(p.c() instanceof Contender.VarveDisk vd)) {
+                    continue;
+                }
+                Store s = vd.store();
+                double[] bytes = new double[n];
+                for (int i = 0; i < n; i++) {
+                    touch(p.c(), rnd, p.at().size(), block);
+                    if (written) {
+                        p.c().flush();
+                    } else {
+                        s.commit();
+                    }
+                    long before = s.bytesAppended();
+                    p.c().snapshot("counted");
+                    bytes[i] = s.bytesAppended() - before;
+                    p.c().deleteSnapshot("counted");
+                }
+                Map<String, Object> params = new java.util.LinkedHashMap<>(p.at().params());
+                params.put("before", written ? "one block written and flushed" : "head committed");
+                Figure f = Figure.of(SNAPSHOT_BYTES, "B", Contender.VARVE, params, bytes, false, (written
+                        ? "bytes one snapshot appends after one 4 KiB block was written and flushed: its own records and"
+                        + " the written block's map path, which its commit writes"
+                        : "bytes one snapshot appends with the head committed just before: the catalog's changed paths"
+                        + " and the commit record") + "; the fill written ahead of the metadata log, a step at a time,"
+                        + " counts in the sample that crosses a step");
+                small = small == null ? b.add(f) : small;
+                if (f != small) {
+                    b.add(f.against(small, "small case"));
+                }
+            }
+        }
     }
 
     /** The four operations on every disk of the combined point, n times each after a warm-up. */
