@@ -85,7 +85,9 @@ final class GcModel {
         this.head = new int[heads];
         Arrays.fill(head, -1);
         this.headPos = new int[heads];
-        if (live + (heads + 2) * units > capacity * units) {
+        // open heads count by what they hold, so the cleaner can reach its target while the
+        // live units leave at least a segment of it to garbage
+        if (live > (long) (capacity - 3) * units) {
             throw new IllegalArgumentException(fillPercent + "% of " + capacity + " segments leaves the cleaner no room");
         }
     }

@@ -171,8 +171,13 @@ final class GcScenario implements Scenario {
         Figure best = null;
         for (GcModel.Policy policy : skewed ? GcModel.Policy.values() : new GcModel.Policy[] {GcModel.Policy.GREEDY}) {
             double[] v = new double[Bench.REPS];
-            for (int rep = 0; rep < Bench.REPS; rep++) {
-                v[rep] = GcModel.writeAmplification(segments, units, fill, skewed, policy, 4, 4, Bench.SEED + 47 + rep);
+            try {
+                for (int rep = 0; rep < Bench.REPS; rep++) {
+                    v[rep] = GcModel.writeAmplification(segments, units, fill, skewed, policy, 4, 4, Bench.SEED + 47 + rep);
+                }
+            } catch (IllegalArgumentException tooFull) {
+                b.skip(WRITE_AMPLIFICATION_MODEL + " at " + fill + "% (" + policy.label + ")", tooFull.getMessage());
+                continue;
             }
             Map<String, Object> mp = new java.util.LinkedHashMap<>(p);
             mp.remove("window");
@@ -183,6 +188,9 @@ final class GcScenario implements Scenario {
                             + " nothing but data written: no metadata, headers or padding; 4 volumes' worth of writes"
                             + " measured after 4 of warm-up, one seed per repetition", segments, units, unit / 1024, fill)));
             best = best == null || f.median() < best.median() ? f : best;
+        }
+        if (best == null) {
+            return;
         }
         b.notes.put(WRITE_AMPLIFICATION + " at " + fill + "% " + (skewed ? "80/20" : "uniform") + ", " + unit / 1024
                         + " KiB writes: varve / best model cleaner (" + best.params().get("cleaner") + ")",
