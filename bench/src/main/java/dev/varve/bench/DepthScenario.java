@@ -14,7 +14,9 @@ import java.util.Random;
  * contender; at each checkpoint depth it measures random 4 KiB reads over the whole disk
  * ({@code read4k.depth.N}) and the heap its block maps hold once opened ({@code map.memory}).
  * Reads are warm (the page cache holds the files, for every contender alike), so the figure is
- * the cost of finding a block, which is what depth changes.
+ * the cost of finding a block, which is what depth changes. Two more Varve disks read in the
+ * same rounds at every checkpoint: a control given the same overwrites without snapshots, and
+ * a depth-0 reference filled as the others and left alone.
  */
 final class DepthScenario implements Scenario {
     static final String READ = "read4k.depth";
@@ -26,6 +28,12 @@ final class DepthScenario implements Scenario {
     private static final long QEMU_STRIDE = 4096L * 7919;
     /** The contender name of the control disk: same overwrites, no snapshots. */
     static final String CONTROL = "varve-no-snapshots";
+    /**
+     * The contender name of the depth-0 reference: a Varve disk filled as the others and then
+     * left alone, read in the same rounds at every checkpoint, so that depth N can be compared
+     * with depth 0 without the minutes between the checkpoints in the way.
+     */
+    static final String REFERENCE = "varve-depth-0";
 
     @Override
     public int weight() {
@@ -126,14 +134,17 @@ final class DepthScenario implements Scenario {
         // the control: a Varve disk given the same overwrites with no snapshot between them, so
         // what depth costs can be told from what the overwrites' fragmentation costs
         Contender control = null;
+        Contender reference = null;
         try {
             for (String kind : kinds) {
                 Contender c = Contender.create(kind, dir.resolve(kind), size);
                 cs.add(c);
             }
             control = Contender.create(Contender.VARVE, dir.resolve("varve-control"), size);
+            reference = Contender.create(Contender.VARVE, dir.resolve("varve-depth0"), size);
             List<Contender> filled = new ArrayList<>(cs);
             filled.add(control);
+            filled.add(reference);
             for (Contender c : filled) {
                 for (long at = 0; at < size; at += fill.capacity()) {
                     c.write(at, fill.duplicate());
@@ -172,6 +183,7 @@ final class DepthScenario implements Scenario {
                     List<BlockIo> ios = new ArrayList<>(cs);
                     ios.add(0, raw);
                     ios.add(control);
+                    ios.add(reference);
                     double[][] v = randomReads(ios, picks, seconds(b));
                     Figure r = b.add(Figure.of(READ + "." + cp, "ops/s", RawFile.NAME, readParams(size, cp, b), v[0], true,
                             "random 4 KiB reads of a preallocated file with no snapshots (warm), in the same rounds"));
@@ -183,11 +195,17 @@ final class DepthScenario implements Scenario {
                         varve = cs.get(i).name().equals(Contender.VARVE) ? f : varve;
                     }
                     Figure c = b.add(Figure.of(READ + "." + cp, "ops/s", CONTROL, readParams(size, cp, b),
-                            v[ios.size() - 1], true, "a Varve disk with the same overwrites, flushed where the others"
+                            v[ios.size() - 2], true, "a Varve disk with the same overwrites, flushed where the others"
                             + " snapshot, and no snapshots: what the overwrites alone cost").against(r, "raw"));
+                    Figure ref = b.add(Figure.of(READ + "." + cp, "ops/s", REFERENCE, readParams(size, cp, b),
+                            v[ios.size() - 1], true, "a Varve disk filled as the others and never snapshotted or"
+                            + " overwritten: depth 0, read in the same rounds as this depth").against(r, "raw"));
                     if (varve != null && cp > 0) {
                         b.notes.put(READ + "." + cp + ": varve / " + CONTROL + " (what depth costs beyond the overwrites)",
                                 String.format(java.util.Locale.ROOT, "%.3fx", varve.median() / c.median()));
+                        b.notes.put(READ + "." + cp + ": varve / " + REFERENCE + " (depth " + cp + " against depth 0, read"
+                                + " in the same rounds)", String.format(java.util.Locale.ROOT, "%.3fx",
+                                varve.median() / ref.median()));
                     }
                 }
                 if (wantsMemory(b, cp)) {
@@ -202,6 +220,9 @@ final class DepthScenario implements Scenario {
             }
             if (control != null) {
                 control.close();
+            }
+            if (reference != null) {
+                reference.close();
             }
             raw.close();
             Bench.deleteTree(dir);
