@@ -89,10 +89,8 @@ final class GcScenario implements Scenario {
             for (int fill : fills) {
                 cases.add(new int[] {fill, CHUNK});
             }
-            for (int fill : fills) {
-                if (fill == 80) {
-                    cases.add(new int[] {fill, SMALL});
-                }
+            if (java.util.Arrays.stream(fills).anyMatch(f -> f == 80)) {
+                cases.add(new int[] {80, SMALL});
             }
             for (int[] c : cases) {
                 String pattern = skewed ? "80/20" : "uniform";

@@ -32,6 +32,9 @@ import org.agrona.concurrent.UnsafeBuffer;
  * catalog does not hold, ends them for every volume.
  */
 final class PendingWrites {
+    /** What an intent record the engine cannot replay does to opening the store. */
+    private static final String REFUSES_OPEN = "the store does not open read-write while it is there (read-only, it"
+            + " shows what the records before it leave)";
     /** One write ({@code extent} set) or trim ({@code extent} null) of {@code blocks} blocks from {@code lba}. */
     record Op(int record, long volume, long lba, long blocks, Extent extent) {
     }
@@ -139,8 +142,7 @@ final class PendingWrites {
             IntentOps.Malformed d = decode(rec, (int) at[1], index, gen, recOps);
             if (d != null) {
                 int slot = findings.slot("intent-record", seg, off, "the intent record does not decode ("
-                        + d.why() + "): the store does not open read-write while it is there (read-only, it shows what the records before it leave); fsck --repair drops it and every "
-                        + "intent record after it");
+                        + d.why() + "): " + REFUSES_OPEN + "; fsck --repair drops it and every intent record after it");
                 // the volumes of the groups read before it, and of the group it fails in when that is known
                 LinkedHashSet<Long> volumes = new LinkedHashSet<>();
                 recOps.forEach(op -> volumes.add(op.volume));
@@ -170,8 +172,7 @@ final class PendingWrites {
                     int slot = findings.slot("intent-volume", seg, off, "an intent record names volume id " + op.volume
                             + ", which the catalog of generation " + out.commit.generation() + " does not hold as a volume"
                             + (out.catalogWhole() ? "" : " (or holds in a part that is unreadable)")
-                            + ": the store does not open read-write while it is there (read-only, it shows what the records before it leave); fsck --repair drops it and every intent "
-                            + "record after it");
+                            + ": " + REFUSES_OPEN + "; fsck --repair drops it and every intent record after it");
                     out.intentDamage.computeIfAbsent(0L, k -> new LinkedHashSet<>()).add(slot);
                     out.affectWhole(slot, "volume id " + op.volume + " (the store does not open read-write)");
                     w.cutAll(index, "the intent record at " + w.records.get(index).where() + " names volume id "
@@ -183,7 +184,7 @@ final class PendingWrites {
                 if (op.lba < 0 || op.blocks < 0 || op.lba > blocks || op.blocks > blocks - op.lba) {
                     int slot = findings.slot("intent-range", seg, off, "an intent record names blocks " + op.lba + "+"
                             + op.blocks + " of " + out.name(e) + ", past its end (it has " + blocks + " blocks of " + bs
-                            + " bytes): the store does not open read-write while it is there (read-only, it shows what the records before it leave); fsck --repair drops the writes of "
+                            + " bytes): " + REFUSES_OPEN + "; fsck --repair drops the writes of "
                             + out.name(e) + " from this intent record on");
                     out.intentDamage.computeIfAbsent(e.id, k -> new LinkedHashSet<>()).add(slot);
                     out.affectWhole(slot, out.name(e) + " (the store does not open read-write)");

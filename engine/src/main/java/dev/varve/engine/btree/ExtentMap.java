@@ -39,23 +39,42 @@ public final class ExtentMap {
      * alone, and anything else by a scan from where the leaf left off.
      */
     public void map(long lba, long count, RunVisitor visitor) throws IOException {
-        long end = lba + count;
+        Runs runs = new Runs(lba, lba + count, visitor);
         Node<Extent> leaf = tree.leafFor(lba);
         int j = leaf == null ? -1 : leaf.floorIndex(lba);
-        if (j < 0) {
-            scan(lba, end, visitor);
-            return;
-        }
-        long cursor = lba;
-        for (; j < leaf.count; j++) {
-            long key = leaf.keys[j];
-            if (key >= end) {
-                break;
+        if (j >= 0) {
+            for (; j < leaf.count; j++) {
+                if (!runs.take(leaf.keys[j], leaf.value(j))) {
+                    runs.holeToEnd();
+                    return;
+                }
             }
-            Extent e = leaf.value(j);
+        }
+        // no floor in that leaf, or it ran out: the entries from the cursor on, whatever leaf holds them
+        tree.scan(runs.cursor, runs::take);
+        runs.holeToEnd();
+    }
+
+    /** Turns the entries of a range, taken in key order, into runs: extent pieces and the holes between. */
+    private static final class Runs {
+        private final long end;
+        private final RunVisitor visitor;
+        long cursor;
+
+        Runs(long from, long end, RunVisitor visitor) {
+            this.cursor = from;
+            this.end = end;
+            this.visitor = visitor;
+        }
+
+        /** Takes the entry at {@code key}; false once the range is covered or the entry starts past it. */
+        boolean take(long key, Extent e) throws IOException {
             long eEnd = key + e.blocks;
             if (eEnd <= cursor) {
-                continue;
+                return true;
+            }
+            if (key >= end) {
+                return false;
             }
             if (key > cursor) {
                 visitor.run(cursor, key - cursor, null, 0);
@@ -64,40 +83,13 @@ public final class ExtentMap {
             long stop = Math.min(eEnd, end);
             visitor.run(cursor, stop - cursor, e, (int) (cursor - key));
             cursor = stop;
-            if (cursor >= end) {
-                return;
-            }
-        }
-        if (j < leaf.count) {
-            // a key at or past the end: the rest is a hole
-            visitor.run(cursor, end - cursor, null, 0);
-        } else {
-            // the leaf ran out: what follows is in the leaves after it
-            scan(cursor, end, visitor);
-        }
-    }
-
-    private void scan(long lba, long end, RunVisitor visitor) throws IOException {
-        long[] cursor = {lba};
-        tree.scan(lba, (key, e) -> {
-            long eEnd = key + e.blocks;
-            if (eEnd <= cursor[0]) {
-                return true;
-            }
-            if (key >= end) {
-                return false;
-            }
-            if (key > cursor[0]) {
-                visitor.run(cursor[0], key - cursor[0], null, 0);
-                cursor[0] = key;
-            }
-            long stop = Math.min(eEnd, end);
-            visitor.run(cursor[0], stop - cursor[0], e, (int) (cursor[0] - key));
-            cursor[0] = stop;
             return stop < end;
-        });
-        if (cursor[0] < end) {
-            visitor.run(cursor[0], end - cursor[0], null, 0);
+        }
+
+        void holeToEnd() throws IOException {
+            if (cursor < end) {
+                visitor.run(cursor, end - cursor, null, 0);
+            }
         }
     }
 
