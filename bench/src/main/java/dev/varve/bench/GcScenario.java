@@ -34,13 +34,15 @@ import org.HdrHistogram.Histogram;
  * store with garbage in it, timed one by one, with nothing else running (idle) and while
  * another thread runs {@link Store#gc(double)} in a loop (compacting); p50 and p99 per
  * repetition, the two phases taking turns. Before each repetition an untimed quarter of the volume is overwritten,
- * so the collector always has garbage to move.
+ * so the collector always has garbage to move. {@code gc.foreground-throughput} is how many of
+ * those writes each phase completed per second.
  */
 final class GcScenario implements Scenario {
     static final String WRITE_AMPLIFICATION = "gc.write-amplification";
     static final String WRITE_AMPLIFICATION_ALL = "gc.write-amplification.all";
     static final String WRITE_AMPLIFICATION_MODEL = "gc.write-amplification.model";
     static final String FOREGROUND_IMPACT = "gc.foreground-impact";
+    static final String FOREGROUND_THROUGHPUT = "gc.foreground-throughput";
     private static final int CHUNK = 64 << 10;
     /** The collector issue's write size. */
     private static final int SMALL = 4 << 10;
@@ -54,7 +56,8 @@ final class GcScenario implements Scenario {
 
     @Override
     public List<String> names() {
-        return List.of(WRITE_AMPLIFICATION, WRITE_AMPLIFICATION_ALL, WRITE_AMPLIFICATION_MODEL, FOREGROUND_IMPACT);
+        return List.of(WRITE_AMPLIFICATION, WRITE_AMPLIFICATION_ALL, WRITE_AMPLIFICATION_MODEL, FOREGROUND_IMPACT,
+                FOREGROUND_THROUGHPUT);
     }
 
     private static StoreOptions options() {
@@ -66,7 +69,7 @@ final class GcScenario implements Scenario {
         if (b.wants(WRITE_AMPLIFICATION)) {
             writeAmplification(b);
         }
-        if (b.wants(FOREGROUND_IMPACT)) {
+        if (b.wants(FOREGROUND_IMPACT) || b.wants(FOREGROUND_THROUGHPUT)) {
             if (b.overBudget()) {
                 b.budgetSkip(FOREGROUND_IMPACT);
                 return;
@@ -245,6 +248,7 @@ final class GcScenario implements Scenario {
             AtomicLong moved = new AtomicLong();
             int[] passes = {0};
             double[][][] stats = new double[2][2][Bench.REPS];
+            double[][] rates = new double[2][Bench.REPS];
             for (int rep = -Bench.WARMUPS; rep < Bench.REPS; rep++) {
                 for (int phase = 0; phase < 2; phase++) {
                     overwrite(s, v, size, size / 4, false, rnd, chunk, Long.MAX_VALUE, new long[1]);
@@ -265,7 +269,11 @@ final class GcScenario implements Scenario {
                         gc.start();
                     }
                     try {
-                        timedWrites(v, size, nanos, block, rnd, h);
+                        long t0 = System.nanoTime();
+                        long n = timedWrites(v, size, nanos, block, rnd, h);
+                        if (rep >= 0) {
+                            rates[phase][rep] = n / ((System.nanoTime() - t0) / 1e9);
+                        }
                     } finally {
                         stop.set(true);
                         if (gc != null) {
@@ -292,16 +300,29 @@ final class GcScenario implements Scenario {
                         + passes[0] + " collections moved " + Bench.mib(moved.get())
                         + " over all compacting repetitions").against(f, "idle"));
             }
+            Map<String, Object> idle = Bench.params("volume", Bench.mib(size), "seconds", nanos / 1_000_000_000L,
+                    "flushEvery", 256, "phase", "idle");
+            Map<String, Object> busy = new java.util.LinkedHashMap<>(idle);
+            busy.put("phase", "compacting");
+            Figure f = b.add(Figure.of(FOREGROUND_THROUGHPUT, "ops/s", Contender.VARVE, idle, rates[0], true,
+                    "random 4 KiB writes per second (a flush every 256), collector idle"));
+            b.add(Figure.of(FOREGROUND_THROUGHPUT, "ops/s", Contender.VARVE, busy, rates[1], true,
+                    "the same writes per second while another thread runs Store.gc(0.95) in a loop (default duty"
+                            + " cycle " + StoreOptions.DEFAULT_GC_DUTY_CYCLE + ")").against(f, "idle"));
         } finally {
             Bench.deleteTree(dir);
         }
     }
 
-    /** Random 4 KiB writes for {@code nanos}, each timed (the flush every 256 writes inside the write it follows). */
-    private static void timedWrites(Volume v, long size, long nanos, ByteBuffer block, Random rnd, Histogram h)
+    /**
+     * Random 4 KiB writes for {@code nanos}, each timed (the flush every 256 writes inside the
+     * write it follows); returns how many.
+     */
+    private static long timedWrites(Volume v, long size, long nanos, ByteBuffer block, Random rnd, Histogram h)
             throws IOException {
         int blocks = (int) (size / 4096);
         long end = System.nanoTime() + nanos;
+        long n = 0;
         for (int i = 1; System.nanoTime() < end; i++) {
             long t0 = System.nanoTime();
             v.write((long) rnd.nextInt(blocks) * 4096, block.duplicate());
@@ -309,7 +330,9 @@ final class GcScenario implements Scenario {
                 v.flush();
             }
             h.recordValue(Math.max(1, System.nanoTime() - t0));
+            n++;
         }
         v.flush();
+        return n;
     }
 }

@@ -25,6 +25,7 @@ import java.util.zip.CRC32C;
 import org.agrona.collections.Long2LongHashMap;
 import org.agrona.collections.Long2ObjectHashMap;
 import org.agrona.collections.LongArrayList;
+import org.agrona.collections.LongHashSet;
 
 /**
  * The collector and compactor. A pass has three steps:
@@ -127,6 +128,11 @@ final class Collector {
 
     /** Walks every tree of the last commit; each node once. */
     Mark mark() throws IOException {
+        return mark(null);
+    }
+
+    /** As {@link #mark()}, yielding to user writes through {@code pacer} when one is given. */
+    Mark mark(Pacer pacer) throws IOException {
         Snapshot snap = roots();
         Mark m = new Mark();
         m.heads.addAll(snap.heads);
@@ -143,9 +149,9 @@ final class Collector {
                     continue;
                 }
                 if (r.catalog) {
-                    walk(cache, TreeKind.CATALOG, Catalog.BYTES, r.root, seen, m, null, 0);
+                    walk(cache, TreeKind.CATALOG, Catalog.BYTES, r.root, seen, m, null, 0, pacer);
                 } else {
-                    walk(cache, TreeKind.EXTENTS, Extent.CODEC, r.root, seen, m, dataRuns, r.blockSize);
+                    walk(cache, TreeKind.EXTENTS, Extent.CODEC, r.root, seen, m, dataRuns, r.blockSize, pacer);
                 }
             }
         } finally {
@@ -164,8 +170,9 @@ final class Collector {
 
     private static <V> void walk(NodeCache cache, TreeKind kind, dev.varve.engine.btree.ValueCodec<V> codec,
                                  TreePointer root, Set<Long> seen, Mark m, Map<Long, List<long[]>> dataRuns,
-                                 int blockSize) throws IOException {
+                                 int blockSize, Pacer pacer) throws IOException {
         ArrayDeque<long[]> todo = new ArrayDeque<>();
+        int sincePace = 0;
         todo.push(new long[] {root.address(), root.length(), root.generation()});
         while (!todo.isEmpty()) {
             long[] p = todo.pop();
@@ -175,6 +182,10 @@ final class Collector {
             Node<V> n = cache.load(kind, codec, p[0], (int) p[1], p[2]);
             long seg = LogAddress.segment(p[0]);
             m.live.put(seg, m.live.get(seg) + p[1]);
+            if (pacer != null && ++sincePace == 64) {
+                sincePace = 0;
+                pacer.pace();
+            }
             if (n.isLeaf()) {
                 if (dataRuns != null) {
                     for (int i = 0; i < n.count(); i++) {
@@ -210,19 +221,24 @@ final class Collector {
         return total + (curEnd - curStart);
     }
 
-    /** A full pass: mark, compact the victims, reclaim dead and emptied segments. */
-    GcReport collect(double victimUtilization, long maxMoveBytes) throws IOException {
-        return collect(victimUtilization, maxMoveBytes, -1);
+    /**
+     * A full pass: mark, compact the victims, reclaim dead and emptied segments. With
+     * {@code paced}, the mark and the copy yield to user writes ({@link Pacer}).
+     */
+    GcReport collect(double victimUtilization, long maxMoveBytes, boolean paced) throws IOException {
+        return collect(victimUtilization, maxMoveBytes, -1, paced);
     }
 
     /**
-     * As {@link #collect(double, long)}; with {@code targetBytes >= 0} it stops choosing victims
+     * As {@link #collect(double, long, boolean)}; with {@code targetBytes >= 0} it stops choosing victims
      * once the files would take at most that many bytes, so a collector under space pressure
      * moves only what it must, from the emptiest segments, and lets the rest keep emptying.
      */
-    GcReport collect(double victimUtilization, long maxMoveBytes, long targetBytes) throws IOException {
+    GcReport collect(double victimUtilization, long maxMoveBytes, long targetBytes, boolean paced)
+            throws IOException {
         long t0 = System.nanoTime();
-        Mark m = mark();
+        Pacer pacer = paced ? new Pacer(store, store.gcDutyCycle()) : null;
+        Mark m = mark(pacer);
         long bytesBefore = m.totalBytes();
         int segmentsBefore = m.sizes.size();
         Set<Long> dead = new HashSet<>();
@@ -273,7 +289,10 @@ final class Collector {
         }
         long moved = 0;
         if (!victims.isEmpty()) {
-            moved = store.compact(victims);
+            // the live data is copied before the freeze, with writers running; the freeze only
+            // points the trees at the copies (and copies what changed meanwhile, normally nothing)
+            Moves ahead = copyAhead(victims, pacer);
+            moved = store.compact(victims, ahead);
         }
         Set<Long> reclaim = new HashSet<>(dead);
         reclaim.addAll(victims);
@@ -295,29 +314,166 @@ final class Collector {
     }
 
     /**
-     * The compaction itself, inside a commit's freeze (dirty trees were just written, so every
-     * head is clean): moves everything out of the victims and swaps the roots.
-     *
-     * @return data bytes moved
+     * Keeps the compactor's share of time at most a duty cycle while users write, so a pass
+     * yields to the foreground instead of taking a core and the disk from it (as ZFS delays
+     * scrub I/O while a pool is busy). With no user write since its last slice it runs at full
+     * speed; it never waits inside a freeze, and a collection under space pressure is not paced.
      */
-    static long relocate(Store store, Catalog catalog, MetaBatch batch, Set<Long> victims) throws IOException {
-        long maxVictim = Long.MIN_VALUE;
-        for (long v : victims) {
-            maxVictim = Math.max(maxVictim, v);
+    static final class Pacer {
+        private static final long SLICE_NANOS = 2_000_000;
+        private final double duty;
+        private final Store store;
+        private long sliceStart = System.nanoTime();
+        private long bytesAtStart;
+        long waitedNanos;
+
+        Pacer(Store store, double duty) {
+            this.store = store;
+            this.duty = duty;
+            this.bytesAtStart = store.userBytesWritten();
         }
-        long mv = maxVictim;
-        Log log = store.log();
+
+        void pace() {
+            long now = System.nanoTime();
+            long busy = now - sliceStart;
+            if (busy < SLICE_NANOS) {
+                return;
+            }
+            long written = store.userBytesWritten();
+            if (duty < 1 && written != bytesAtStart) {
+                long until = now + (long) (busy * (1 - duty) / duty);
+                for (long left = until - now; left > 0; left = until - System.nanoTime()) {
+                    java.util.concurrent.locks.LockSupport.parkNanos(left); // may return early
+                }
+                waitedNanos += System.nanoTime() - now;
+            }
+            sliceStart = System.nanoTime();
+            bytesAtStart = store.userBytesWritten();
+        }
+    }
+
+    /** An extent a tree holds in a victim segment: its bytes {@code [start, end)} in the log. */
+    private record Piece(long start, long end, Extent extent, int blockSize) {
+    }
+
+    /**
+     * Where the live runs of one victim segment went: runs {@code [start, end)} sorted by
+     * start, never overlapping, each copied whole to {@code to}.
+     */
+    static final class SegmentMoves {
+        private final LongArrayList start = new LongArrayList();
+        private final LongArrayList end = new LongArrayList();
+        private final LongArrayList to = new LongArrayList();
+
+        void add(long s, long e, long t) {
+            start.addLong(s);
+            end.addLong(e);
+            to.addLong(t);
+        }
+
+        /** Where {@code [a, e)} went, or -1 when no one run holds all of it. */
+        long target(long a, long e) {
+            int lo = 0;
+            int hi = start.size() - 1;
+            while (lo <= hi) {
+                int mid = (lo + hi) >>> 1;
+                if (start.getLong(mid) <= a) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid - 1;
+                }
+            }
+            return hi >= 0 && end.getLong(hi) >= e ? to.getLong(hi) + (a - start.getLong(hi)) : -1;
+        }
+
+        boolean covers(List<Piece> pieces) {
+            for (Piece p : pieces) {
+                if (target(p.start, p.end) < 0) {
+                    return false;
+                }
+            }
+            return true;
+        }
+    }
+
+    /** The moves of every victim segment, and the data bytes copied to make them. */
+    static final class Moves {
+        final Long2ObjectHashMap<SegmentMoves> bySegment = new Long2ObjectHashMap<>();
+        long copiedBytes;
+    }
+
+    /**
+     * Copies the victims' live data as the last commit's trees hold it, outside any freeze:
+     * writers go on meanwhile. Records never change once written and a victim is sealed (no
+     * stream writes it again), so what the trees point at in a victim later is these extents
+     * or slices of them, and the copy still holds their bytes; the freeze checks that per
+     * segment ({@link #relocate}).
+     */
+    Moves copyAhead(Set<Long> victims, Pacer pacer) throws IOException {
+        LongHashSet victimSet = victimSet(victims);
+        List<Root> roots = store.readingCatalog(catalog -> {
+            List<Root> l = new ArrayList<>();
+            for (CatalogEntry e : catalog.all()) {
+                l.add(new Root(e.id, e.root, e.blockSize, false));
+            }
+            return l;
+        });
+        Moves moves = new Moves();
+        store.reclaimLock().readLock().lock();
+        try {
+            Long2ObjectHashMap<List<Piece>> found = gather(store.cache(), roots, victimSet, maxOf(victims));
+            for (var f : found.entrySet()) {
+                moves.bySegment.put((long) f.getKey(), copyRuns(store, f.getValue(), moves, pacer));
+            }
+        } finally {
+            store.reclaimLock().readLock().unlock();
+        }
+        return moves;
+    }
+
+    private static LongHashSet victimSet(Set<Long> victims) {
+        LongHashSet s = new LongHashSet(Math.max(8, victims.size() * 2));
+        for (long v : victims) {
+            s.add(v);
+        }
+        return s;
+    }
+
+    private static long maxOf(Set<Long> victims) {
+        long m = Long.MIN_VALUE;
+        for (long v : victims) {
+            m = Math.max(m, v);
+        }
+        return m;
+    }
+
+    /**
+     * The compaction itself, inside a commit's freeze (dirty trees were just written, so every
+     * head is clean): points every tree at the copies {@code ahead} made, copies now whatever
+     * a victim holds that those copies do not cover, and swaps the roots.
+     *
+     * @return data bytes moved (ahead and now)
+     */
+    static long relocate(Store store, Catalog catalog, MetaBatch batch, Set<Long> victims, Moves ahead)
+            throws IOException {
+        LongHashSet victimSet = victimSet(victims);
+        long mv = maxOf(victims);
         Map<Long, CowTree.Moved> forwarding = new HashMap<>();
-        // Data first, by physical range: every extent in a victim, from every tree, is gathered,
-        // overlapping slices of one written run are united, and each united run is copied once.
+        // Data by physical range: every extent in a victim, from every tree, is gathered,
+        // overlapping slices of one written run are united, and each united run was copied
+        // once (ahead of the freeze, or here for a segment the copy ahead does not cover).
         // A snapshot holding a whole extent and a head holding a slice of it then still share
         // the same bytes at the new place (diff and send see no change that was not made).
-        Map<Long, java.util.TreeMap<Long, long[]>> moves = copyVictimData(store, catalog, victims, mv);
-        long[] movedBytes = {0};
-        for (var segMoves : moves.values()) {
-            for (var e : segMoves.entrySet()) {
-                movedBytes[0] += e.getValue()[0] - e.getKey();
-            }
+        List<Root> roots = new ArrayList<>();
+        for (CatalogEntry e : catalog.all()) {
+            roots.add(new Root(e.id, e.root, e.blockSize, false));
+        }
+        Long2ObjectHashMap<List<Piece>> found = gather(store.cache(), roots, victimSet, mv);
+        Long2ObjectHashMap<SegmentMoves> moves = new Long2ObjectHashMap<>();
+        for (var f : found.entrySet()) {
+            long seg = f.getKey();
+            SegmentMoves a = ahead.bySegment.get(seg);
+            moves.put(seg, a != null && a.covers(f.getValue()) ? a : copyRuns(store, f.getValue(), ahead, null));
         }
         for (CatalogEntry e : new ArrayList<>(catalog.all())) {
             if (!e.root.isEmpty()) {
@@ -325,7 +481,7 @@ final class Collector {
                 CowTree.Relocation<Extent> r = new CowTree.Relocation<>() {
                     @Override
                     public boolean isVictim(long segment) {
-                        return victims.contains(segment);
+                        return victimSet.contains(segment);
                     }
 
                     @Override
@@ -334,18 +490,18 @@ final class Collector {
                     }
 
                     @Override
-                    public Extent move(Extent x) throws IOException {
+                    public Extent move(Extent x) {
                         long seg = LogAddress.segment(x.address);
-                        if (!victims.contains(seg)) {
+                        if (!victimSet.contains(seg)) {
                             return x;
                         }
-                        var run = moves.get(seg).floorEntry(x.address);
-                        long end = x.address + (long) x.blocks * bs;
-                        if (run == null || run.getValue()[0] < end) {
+                        SegmentMoves m = moves.get(seg);
+                        long to = m == null ? -1 : m.target(x.address, x.address + (long) x.blocks * bs);
+                        if (to < 0) {
                             throw new IllegalStateException("invariant violated: extent " + x + " of segment " + seg
                                     + " was not gathered before the move");
                         }
-                        return moved(x, run.getValue()[1] + (x.address - run.getKey()));
+                        return moved(x, to);
                     }
 
                     @Override
@@ -361,7 +517,7 @@ final class Collector {
                     catalog.changed(e);
                 }
             }
-            if (e.propsAddress != 0 && victims.contains(LogAddress.segment(e.propsAddress))) {
+            if (e.propsAddress != 0 && victimSet.contains(LogAddress.segment(e.propsAddress))) {
                 catalog.properties(e);
                 e.propertiesDirty = true;
                 catalog.changed(e);
@@ -371,7 +527,7 @@ final class Collector {
         catalog.relocateOnCommit(new CowTree.Relocation<>() {
             @Override
             public boolean isVictim(long segment) {
-                return victims.contains(segment);
+                return victimSet.contains(segment);
             }
 
             @Override
@@ -389,27 +545,24 @@ final class Collector {
                 return catalogForwarding;
             }
         });
-        return movedBytes[0];
+        return ahead.copiedBytes;
     }
 
     /**
-     * Copies every live data run of the victims to the cold head, each once: returns, per victim
-     * segment, old run start -> {old run end, new address}. Every block is checked against its
-     * extent's CRC32C before it is copied; a bad one stops the pass with nothing changed.
+     * Every extent the given trees hold in a victim, per segment, in no particular order.
+     * Subtrees whose lowest segment is above every victim are skipped.
      */
-    private static Map<Long, java.util.TreeMap<Long, long[]>> copyVictimData(Store store, Catalog catalog,
-            Set<Long> victims, long maxVictim) throws IOException {
-        Log log = store.log();
-        NodeCache cache = store.cache();
-        Map<Long, List<Object[]>> found = new HashMap<>(); // segment -> {start, end, extent, blockSize}
-        Set<Long> seen = new HashSet<>();
-        for (CatalogEntry e : catalog.all()) {
-            if (e.root.isEmpty()) {
+    private static Long2ObjectHashMap<List<Piece>> gather(NodeCache cache, List<Root> roots, LongHashSet victims,
+                                                          long maxVictim) throws IOException {
+        Long2ObjectHashMap<List<Piece>> found = new Long2ObjectHashMap<>();
+        LongHashSet seen = new LongHashSet();
+        for (Root r : roots) {
+            if (r.root.isEmpty()) {
                 continue;
             }
-            int bs = e.blockSize;
+            int bs = r.blockSize;
             ArrayDeque<long[]> todo = new ArrayDeque<>();
-            todo.push(new long[] {e.root.address(), e.root.length(), e.root.generation()});
+            todo.push(new long[] {r.root.address(), r.root.length(), r.root.generation()});
             while (!todo.isEmpty()) {
                 long[] p = todo.pop();
                 if (!seen.add(p[0])) {
@@ -421,8 +574,12 @@ final class Collector {
                         Extent x = n.value(i);
                         long seg = LogAddress.segment(x.address);
                         if (victims.contains(seg)) {
-                            found.computeIfAbsent(seg, k -> new ArrayList<>()).add(
-                                    new Object[] {x.address, x.address + (long) x.blocks * bs, x, bs});
+                            List<Piece> l = found.get(seg);
+                            if (l == null) {
+                                l = new ArrayList<>();
+                                found.put(seg, l);
+                            }
+                            l.add(new Piece(x.address, x.address + (long) x.blocks * bs, x, bs));
                         }
                     }
                 } else {
@@ -434,53 +591,64 @@ final class Collector {
                 }
             }
         }
-        Map<Long, java.util.TreeMap<Long, long[]>> moves = new HashMap<>();
+        return found;
+    }
+
+    /**
+     * Copies the live runs of one victim segment (its extents sorted; overlapping ones, slices
+     * of one written run, united, never merely touching ones) each once, to the hot or cold
+     * stream, and adds the bytes to {@code moves.copiedBytes}. Every block is checked against
+     * its extent's CRC32C before it is copied; a bad one stops the pass with nothing changed.
+     */
+    private static SegmentMoves copyRuns(Store store, List<Piece> pieces, Moves moves, Pacer pacer)
+            throws IOException {
+        Log log = store.log();
         CRC32C crc = new CRC32C();
-        for (var f : found.entrySet()) {
-            List<Object[]> xs = f.getValue();
-            xs.sort((a, b) -> Long.compare((long) a[0], (long) b[0]));
-            java.util.TreeMap<Long, long[]> m = new java.util.TreeMap<>();
-            moves.put(f.getKey(), m);
-            int i = 0;
-            while (i < xs.size()) {
-                // a run: extents that overlap (slices of one written run), never merely touching
-                long start = (long) xs.get(i)[0];
-                long end = (long) xs.get(i)[1];
-                int j = i + 1;
-                while (j < xs.size() && (long) xs.get(j)[0] < end) {
-                    end = Math.max(end, (long) xs.get(j)[1]);
-                    j++;
-                }
-                ByteBuffer b = ByteBuffer.allocate((int) (end - start));
-                log.readData(start, b);
-                for (int k = i; k < j; k++) {
-                    Extent x = (Extent) xs.get(k)[2];
-                    int bs = (int) xs.get(k)[3];
-                    int base = (int) (x.address - start);
-                    for (int blk = 0; blk < x.blocks; blk++) {
-                        crc.reset();
-                        crc.update(b.array(), base + blk * bs, bs);
-                        if ((int) crc.getValue() != x.crc(blk)) {
-                            long at = x.address + (long) blk * bs;
-                            throw store.corrupted(new CorruptionException(
-                                    log.segment(LogAddress.segment(at)).file.path(), at,
-                                    "a data block the compactor was to move fails its checksum; nothing was moved"));
-                        }
+        List<Piece> xs = new ArrayList<>(pieces);
+        xs.sort((a, b) -> Long.compare(a.start, b.start));
+        SegmentMoves m = new SegmentMoves();
+        int i = 0;
+        while (i < xs.size()) {
+            long start = xs.get(i).start;
+            long end = xs.get(i).end;
+            int j = i + 1;
+            while (j < xs.size() && xs.get(j).start < end) {
+                end = Math.max(end, xs.get(j).end);
+                j++;
+            }
+            ByteBuffer b = ByteBuffer.allocate((int) (end - start));
+            log.readData(start, b);
+            for (int k = i; k < j; k++) {
+                Extent x = xs.get(k).extent;
+                int bs = xs.get(k).blockSize;
+                int base = (int) (x.address - start);
+                for (int blk = 0; blk < x.blocks; blk++) {
+                    crc.reset();
+                    crc.update(b.array(), base + blk * bs, bs);
+                    if ((int) crc.getValue() != x.crc(blk)) {
+                        long at = x.address + (long) blk * bs;
+                        throw store.corrupted(new CorruptionException(
+                                log.segment(LogAddress.segment(at)).file.path(), at,
+                                "a data block the compactor was to move fails its checksum; nothing was moved"));
                     }
                 }
-                int align = (int) Math.min(4096, Long.lowestOneBit(start | 4096));
-                // survivors that users wrote recently are likely to die soon: they join the HOT
-                // stream; the rest has outlived a collection and goes to COLD
-                Extent lead = (Extent) xs.get(i)[2];
-                int stream = store.writtenRecently(lead.birth) ? Log.HOT : Log.COLD;
-                long to = log.allocateData((int) (end - start), Math.max(512, align), stream);
-                b.clear();
-                log.writeData(to, b);
-                m.put(start, new long[] {end, to});
-                i = j;
+            }
+            int align = (int) Math.min(4096, Long.lowestOneBit(start | 4096));
+            // survivors that users wrote recently are likely to die soon: they join the HOT
+            // stream; the rest has outlived a collection and goes to COLD
+            Extent lead = xs.get(i).extent;
+            int stream = store.writtenRecently(lead.birth) ? Log.HOT : Log.COLD;
+            long to = log.allocateData((int) (end - start), Math.max(512, align), stream, true);
+            b.clear();
+            log.writeData(to, b);
+            m.add(start, end, to);
+            moves.copiedBytes += end - start;
+            i = j;
+            if (pacer != null) {
+                pacer.pace();
             }
         }
-        return moves;
+        return m;
     }
 
     private static Extent moved(Extent x, long to) {

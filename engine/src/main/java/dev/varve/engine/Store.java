@@ -412,6 +412,15 @@ public final class Store implements AutoCloseable {
      * half the store's size ago (the HOT/WARM split of {@link Volume}). Generations older than
      * this process, or than the window, count as old.
      */
+    /** User data bytes written since open (the compactor's pacer watches it for foreground writes). */
+    long userBytesWritten() {
+        return userBytes.get();
+    }
+
+    double gcDutyCycle() {
+        return options.gcDutyCycle();
+    }
+
     boolean writtenRecently(long birth) {
         long now = userBytes.get();
         if (birth >= openGeneration) {
@@ -702,7 +711,7 @@ public final class Store implements AutoCloseable {
             }
             loggedVolumes.clear();
             gen = openGeneration;
-            windows = log.detachWindows();
+            windows = log.detachUserWindows();
             data = log.takeUnforcedData();
             batch = log.beginBatch(gen);
             for (int i = 0; i < payloads.size(); i++) {
@@ -1604,7 +1613,8 @@ public final class Store implements AutoCloseable {
             long moved = 0;
             long millis = 0;
             for (int pass = 0; pass < 8; pass++) {
-                GcReport r = collector.collect(victimUtilization, 256L << 20, targetBytes);
+                // under space pressure writers wait for this space: not paced
+                GcReport r = collector.collect(victimUtilization, 256L << 20, targetBytes, targetBytes < 0);
                 first = first == null ? r : first;
                 last = r;
                 deleted += r.segmentsDeleted();
@@ -1713,7 +1723,7 @@ public final class Store implements AutoCloseable {
             Collector.Mark m = collector.mark();
             long total = m.totalBytes();
             if (total > 0 && (urgent ? m.garbage() > 0 : (double) m.garbage() / total >= options.gcGarbageRatio())) {
-                collector.collect(options.gcVictimUtilization(), 256L << 20);
+                collector.collect(options.gcVictimUtilization(), 256L << 20, !urgent);
             }
             frozenChurn.addAndGet(-seen);
             return true;
@@ -1780,10 +1790,10 @@ public final class Store implements AutoCloseable {
     }
 
     /** Moves everything out of the victims in one commit; returns data bytes moved. */
-    long compact(Set<Long> victims) throws IOException {
+    long compact(Set<Long> victims, Collector.Moves ahead) throws IOException {
         long[] moved = {0};
         change(() -> {
-            moved[0] = Collector.relocate(this, catalog, freezeBatch, victims);
+            moved[0] = Collector.relocate(this, catalog, freezeBatch, victims, ahead);
             return null;
         });
         return moved[0];

@@ -39,55 +39,61 @@ import java.util.function.Function;
  *                         writes into blocks the file owns instead of growing it (default on;
  *                         it helps file systems that overwrite in place, such as ext4 and XFS,
  *                         and costs copy-on-write ones such as btrfs and ZFS a little)
+ * @param gcDutyCycle      the share of time a collection may spend marking and copying while
+ *                         volumes are being written (default 0.25; 1 never yields). It runs at
+ *                         full speed when nobody writes, and is never held back under space
+ *                         pressure; a lower share leaves more of the machine to the writers and
+ *                         takes longer to give space back while they write
  */
 public record StoreOptions(long segmentSize, long nodeCacheBytes, long commitIntervalMillis,
                            long dirtyBytesLimit, boolean readOnly,
                            Function<Path, Storage> storageFactory, long gcIntervalMillis,
                            double gcGarbageRatio, double gcVictimUtilization, boolean wipeOnReclaim,
                            long maxSizeBytes, boolean intentLog, int recycleSegments,
-                           boolean metaFill) {
+                           boolean metaFill, double gcDutyCycle) {
 
     public static final long DEFAULT_SEGMENT_SIZE = 64L << 20;
     public static final int DEFAULT_RECYCLE_SEGMENTS = 8;
+    public static final double DEFAULT_GC_DUTY_CYCLE = 0.25;
 
     public static StoreOptions defaults() {
         return new StoreOptions(DEFAULT_SEGMENT_SIZE, 64L << 20, 5000, 1L << 30, false, FileStorage::new,
-                30_000, 0.25, 0.75, false, 0, true, DEFAULT_RECYCLE_SEGMENTS, true);
+                30_000, 0.25, 0.75, false, 0, true, DEFAULT_RECYCLE_SEGMENTS, true, DEFAULT_GC_DUTY_CYCLE);
     }
 
     public StoreOptions withSegmentSize(long v) {
         return new StoreOptions(v, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly, storageFactory,
-                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments, metaFill);
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments, metaFill, gcDutyCycle);
     }
 
     public StoreOptions withNodeCacheBytes(long v) {
         return new StoreOptions(segmentSize, v, commitIntervalMillis, dirtyBytesLimit, readOnly, storageFactory,
-                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments, metaFill);
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments, metaFill, gcDutyCycle);
     }
 
     public StoreOptions withCommitIntervalMillis(long v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, v, dirtyBytesLimit, readOnly, storageFactory,
-                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments, metaFill);
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments, metaFill, gcDutyCycle);
     }
 
     public StoreOptions withDirtyBytesLimit(long v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, v, readOnly, storageFactory,
-                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments, metaFill);
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments, metaFill, gcDutyCycle);
     }
 
     public StoreOptions withReadOnly(boolean v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, v, storageFactory,
-                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments, metaFill);
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments, metaFill, gcDutyCycle);
     }
 
     public StoreOptions withStorage(Function<Path, Storage> v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly, v,
-                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments, metaFill);
+                gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments, metaFill, gcDutyCycle);
     }
 
     public StoreOptions withGcIntervalMillis(long v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
-                storageFactory, v, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments, metaFill);
+                storageFactory, v, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments, metaFill, gcDutyCycle);
     }
 
     public StoreOptions withGcGarbageRatio(double v) {
@@ -95,7 +101,7 @@ public record StoreOptions(long segmentSize, long nodeCacheBytes, long commitInt
             throw new IllegalArgumentException("gc garbage ratio must be between 0 and 1, got " + v);
         }
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
-                storageFactory, gcIntervalMillis, v, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments, metaFill);
+                storageFactory, gcIntervalMillis, v, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments, metaFill, gcDutyCycle);
     }
 
     public StoreOptions withGcVictimUtilization(double v) {
@@ -103,12 +109,12 @@ public record StoreOptions(long segmentSize, long nodeCacheBytes, long commitInt
             throw new IllegalArgumentException("gc victim utilisation must be in (0, 1], got " + v);
         }
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
-                storageFactory, gcIntervalMillis, gcGarbageRatio, v, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments, metaFill);
+                storageFactory, gcIntervalMillis, gcGarbageRatio, v, wipeOnReclaim, maxSizeBytes, intentLog, recycleSegments, metaFill, gcDutyCycle);
     }
 
     public StoreOptions withWipeOnReclaim(boolean v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
-                storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, v, maxSizeBytes, intentLog, recycleSegments, metaFill);
+                storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, v, maxSizeBytes, intentLog, recycleSegments, metaFill, gcDutyCycle);
     }
 
     public StoreOptions withMaxSizeBytes(long v) {
@@ -117,12 +123,12 @@ public record StoreOptions(long segmentSize, long nodeCacheBytes, long commitInt
                     + 8 * segmentSize + " bytes), got " + v);
         }
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
-                storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, v, intentLog, recycleSegments, metaFill);
+                storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, v, intentLog, recycleSegments, metaFill, gcDutyCycle);
     }
 
     public StoreOptions withIntentLog(boolean v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
-                storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, v, recycleSegments, metaFill);
+                storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes, v, recycleSegments, metaFill, gcDutyCycle);
     }
 
     public StoreOptions withRecycleSegments(int v) {
@@ -131,12 +137,21 @@ public record StoreOptions(long segmentSize, long nodeCacheBytes, long commitInt
         }
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
                 storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes,
-                intentLog, v, metaFill);
+                intentLog, v, metaFill, gcDutyCycle);
     }
 
     public StoreOptions withMetaFill(boolean v) {
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
                 storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes,
-                intentLog, recycleSegments, v);
+                intentLog, recycleSegments, v, gcDutyCycle);
+    }
+
+    public StoreOptions withGcDutyCycle(double v) {
+        if (!(v > 0 && v <= 1)) {
+            throw new IllegalArgumentException("gc duty cycle must be in (0, 1], got " + v);
+        }
+        return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
+                storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes,
+                intentLog, recycleSegments, metaFill, v);
     }
 }

@@ -167,7 +167,7 @@ public final class Volume extends MappedDevice {
                 long addr;
                 int stream = streamFor(firstLba + done);
                 try {
-                    addr = log.allocateData(n * blockSize, align, stream);
+                    addr = log.allocateData(n * blockSize, align, stream, false);
                     log.writeData(addr, chunk);
                 } catch (IOException e) {
                     // nothing of this write is in the map yet when the first run fails

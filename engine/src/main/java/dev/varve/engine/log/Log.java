@@ -38,8 +38,14 @@ public final class Log implements Closeable {
     /** Segment files whose header is unusable, with why; an error only if something points in. */
     private final Map<Long, String> unusable = new ConcurrentHashMap<>();
     private Set<Segment> dirtyData = ConcurrentHashMap.newKeySet();
-    /** Data segments written since they were last forced (by a commit or a flush's intent). */
+    /** Data segments users wrote since they were last forced (by a commit or a flush's intent). */
     private Set<Segment> unforcedData = ConcurrentHashMap.newKeySet();
+    /**
+     * Data segments the compactor wrote since they were last forced. Only a commit forces them:
+     * nothing a flush makes durable points at moved data, so a user's flush does not wait for
+     * the compactor's writeback.
+     */
+    private Set<Segment> unforcedMoved = ConcurrentHashMap.newKeySet();
     private long nextSegmentId;
     /**
      * Data segment files the collector freed, kept under their old names for the next data
@@ -99,14 +105,16 @@ public final class Log implements Closeable {
      */
     private static final class Window {
         final Segment segment;
+        final int stream;
         final long start;
         final ByteBuffer buf;
         volatile long end; // moved under dataLock while the window is a stream's, fixed once detached
         int inflight; // guarded by this
         boolean written; // guarded by this
 
-        Window(Segment segment, long start, ByteBuffer buf) {
+        Window(Segment segment, int stream, long start, ByteBuffer buf) {
             this.segment = segment;
+            this.stream = stream;
             this.start = start;
             this.buf = buf;
             this.end = start;
@@ -322,16 +330,16 @@ public final class Log implements Closeable {
     }
 
     public long allocateData(int bytes, int align) throws IOException {
-        return allocateData(bytes, align, HOT);
+        return allocateData(bytes, align, HOT, false);
     }
 
     /**
      * Reserves {@code bytes} at the head of one data stream. Data expected to die at about the
      * same time goes to the same segments (HOT, WARM, COLD), so that a segment empties as a
      * whole and the collector finds it nearly empty instead of moving long-lived data again
-     * and again.
+     * and again. Data the compactor moves ({@code moved}) is forced by commits only.
      */
-    public long allocateData(int bytes, int align, int stream) throws IOException {
+    public long allocateData(int bytes, int align, int stream, boolean moved) throws IOException {
         Window detached = null;
         Window mine = null;
         Segment full = null;
@@ -353,7 +361,7 @@ public final class Log implements Closeable {
             }
             dataPos[stream] = p + bytes;
             dirtyData.add(head);
-            unforcedData.add(head);
+            (moved ? unforcedMoved : unforcedData).add(head);
             address = LogAddress.of(head.id, p);
             Window w = windows[stream];
             if (w != null && (w.segment != head || bytes > WINDOW_MAX_RUN || p + bytes > w.start + WINDOW_BYTES)) {
@@ -363,7 +371,7 @@ public final class Log implements Closeable {
             }
             if (w == null && bytes <= WINDOW_MAX_RUN) {
                 ByteBuffer b = spareBuffers.poll();
-                w = new Window(head, p, b != null ? b : ByteBuffer.allocateDirect(WINDOW_BYTES));
+                w = new Window(head, stream, p, b != null ? b : ByteBuffer.allocateDirect(WINDOW_BYTES));
                 windows[stream] = w;
                 unwritten.add(w);
             }
@@ -467,6 +475,28 @@ public final class Log implements Closeable {
             java.util.Arrays.fill(windows, null);
             out = new ArrayList<>(unwritten);
         }
+        return writing(out);
+    }
+
+    /**
+     * As {@link #detachWindows()} for the user streams only (HOT and WARM), for a flush: the
+     * COLD stream holds nothing but moved data, which its commit writes.
+     */
+    public DetachedWindows detachUserWindows() {
+        List<Window> out = new ArrayList<>();
+        synchronized (dataLock) {
+            windows[HOT] = null;
+            windows[WARM] = null;
+            for (Window w : unwritten) {
+                if (w.stream != COLD) {
+                    out.add(w);
+                }
+            }
+        }
+        return writing(out);
+    }
+
+    private DetachedWindows writing(List<Window> out) {
         return () -> {
             for (Window w : out) {
                 writeWindow(w);
@@ -712,6 +742,7 @@ public final class Log implements Closeable {
         segments.remove(id);
         dirtyData.remove(s);
         unforcedData.remove(s);
+        unforcedMoved.remove(s);
         s.file.close();
         synchronized (this) {
             // at most a quarter of the store's own size is kept, so a small store stays small
@@ -812,7 +843,10 @@ public final class Log implements Closeable {
     public List<Segment> takeDirtyData() {
         synchronized (dataLock) {
             dirtyData = ConcurrentHashMap.newKeySet();
-            return takeUnforcedData();
+            Set<Segment> all = new java.util.LinkedHashSet<>(takeUnforcedData());
+            all.addAll(unforcedMoved);
+            unforcedMoved = ConcurrentHashMap.newKeySet();
+            return new ArrayList<>(all);
         }
     }
 
