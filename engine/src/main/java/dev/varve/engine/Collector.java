@@ -371,6 +371,28 @@ final class Collector {
             to.addLong(t);
         }
 
+        /** Sorts the runs by start, once every one is added (batches land out of order). */
+        void seal() {
+            int n = start.size();
+            Integer[] order = new Integer[n];
+            for (int i = 0; i < n; i++) {
+                order[i] = i;
+            }
+            java.util.Arrays.sort(order, (a, b) -> Long.compare(start.getLong(a), start.getLong(b)));
+            long[][] cols = {new long[n], new long[n], new long[n]};
+            for (int i = 0; i < n; i++) {
+                cols[0][i] = start.getLong(order[i]);
+                cols[1][i] = end.getLong(order[i]);
+                cols[2][i] = to.getLong(order[i]);
+            }
+            start.clear();
+            end.clear();
+            to.clear();
+            for (int i = 0; i < n; i++) {
+                add(cols[0][i], cols[1][i], cols[2][i]);
+            }
+        }
+
         /** Where {@code [a, e)} went, or -1 when no one run holds all of it. */
         long target(long a, long e) {
             int lo = 0;
@@ -422,9 +444,11 @@ final class Collector {
         store.reclaimLock().readLock().lock();
         try {
             Long2ObjectHashMap<List<Piece>> found = gather(store.cache(), roots, victimSet, maxOf(victims));
+            Copier copier = new Copier(store, moves);
             for (var f : found.entrySet()) {
-                moves.bySegment.put((long) f.getKey(), copyRuns(store, f.getValue(), moves, pacer));
+                moves.bySegment.put((long) f.getKey(), copier.copy(f.getValue(), pacer));
             }
+            copier.finish();
         } finally {
             store.reclaimLock().readLock().unlock();
         }
@@ -470,11 +494,13 @@ final class Collector {
         }
         Long2ObjectHashMap<List<Piece>> found = gather(store.cache(), roots, victimSet, mv);
         Long2ObjectHashMap<SegmentMoves> moves = new Long2ObjectHashMap<>();
+        Copier late = new Copier(store, ahead);
         for (var f : found.entrySet()) {
             long seg = f.getKey();
             SegmentMoves a = ahead.bySegment.get(seg);
-            moves.put(seg, a != null && a.covers(f.getValue()) ? a : copyRuns(store, f.getValue(), ahead, null));
+            moves.put(seg, a != null && a.covers(f.getValue()) ? a : late.copy(f.getValue(), null));
         }
+        late.finish();
         for (CatalogEntry e : new ArrayList<>(catalog.all())) {
             if (!e.root.isEmpty()) {
                 int bs = e.blockSize;
@@ -595,60 +621,146 @@ final class Collector {
     }
 
     /**
-     * Copies the live runs of one victim segment (its extents sorted; overlapping ones, slices
-     * of one written run, united, never merely touching ones) each once, to the hot or cold
-     * stream, and adds the bytes to {@code moves.copiedBytes}. Every block is checked against
-     * its extent's CRC32C before it is copied; a bad one stops the pass with nothing changed.
+     * Copies live runs to the log in batches: runs bound for one stream are gathered in a
+     * buffer and written with one allocation of up to {@link #BATCH_BYTES} (cut to what the
+     * stream's head segment still holds), so the compactor takes the log's data lock, which
+     * every user write takes too, once per batch instead of once per run.
      */
-    private static SegmentMoves copyRuns(Store store, List<Piece> pieces, Moves moves, Pacer pacer)
-            throws IOException {
-        Log log = store.log();
-        CRC32C crc = new CRC32C();
-        List<Piece> xs = new ArrayList<>(pieces);
-        xs.sort((a, b) -> Long.compare(a.start, b.start));
-        SegmentMoves m = new SegmentMoves();
-        int i = 0;
-        while (i < xs.size()) {
-            long start = xs.get(i).start;
-            long end = xs.get(i).end;
-            int j = i + 1;
-            while (j < xs.size() && xs.get(j).start < end) {
-                end = Math.max(end, xs.get(j).end);
-                j++;
-            }
-            ByteBuffer b = ByteBuffer.allocate((int) (end - start));
-            log.readData(start, b);
-            for (int k = i; k < j; k++) {
-                Extent x = xs.get(k).extent;
-                int bs = xs.get(k).blockSize;
-                int base = (int) (x.address - start);
-                for (int blk = 0; blk < x.blocks; blk++) {
-                    crc.reset();
-                    crc.update(b.array(), base + blk * bs, bs);
-                    if ((int) crc.getValue() != x.crc(blk)) {
-                        long at = x.address + (long) blk * bs;
-                        throw store.corrupted(new CorruptionException(
-                                log.segment(LogAddress.segment(at)).file.path(), at,
-                                "a data block the compactor was to move fails its checksum; nothing was moved"));
-                    }
-                }
-            }
-            int align = (int) Math.min(4096, Long.lowestOneBit(start | 4096));
-            // survivors that users wrote recently are likely to die soon: they join the HOT
-            // stream; the rest has outlived a collection and goes to COLD
-            Extent lead = xs.get(i).extent;
-            int stream = store.writtenRecently(lead.birth) ? Log.HOT : Log.COLD;
-            long to = log.allocateData((int) (end - start), Math.max(512, align), stream, true);
-            b.clear();
-            log.writeData(to, b);
-            m.add(start, end, to);
-            moves.copiedBytes += end - start;
-            i = j;
-            if (pacer != null) {
-                pacer.pace();
+    private static final class Copier {
+        static final int BATCH_BYTES = 256 << 10;
+        private final Store store;
+        private final Moves moves;
+        private final Batch[] batches = {new Batch(Log.HOT), new Batch(Log.COLD)};
+        private final List<SegmentMoves> made = new ArrayList<>();
+        private final CRC32C crc = new CRC32C();
+
+        Copier(Store store, Moves moves) {
+            this.store = store;
+            this.moves = moves;
+        }
+
+        /** A stream's pending runs: their bytes at offsets in buf, and where each came from. */
+        private static final class Batch {
+            final int stream;
+            final byte[] buf = new byte[BATCH_BYTES];
+            int len;
+            final List<SegmentMoves> owners = new ArrayList<>();
+            final LongArrayList starts = new LongArrayList();
+            final LongArrayList ends = new LongArrayList();
+            final LongArrayList offsets = new LongArrayList();
+
+            Batch(int stream) {
+                this.stream = stream;
             }
         }
-        return m;
+
+        /**
+         * Copies the live runs of one victim segment (its extents sorted; overlapping ones,
+         * slices of one written run, united, never merely touching ones) each once, to the hot
+         * or cold stream, and adds the bytes to {@code moves.copiedBytes}. Every block is
+         * checked against its extent's CRC32C before it is copied; a bad one stops the pass
+         * with nothing changed. The returned moves are complete after {@link #finish()}.
+         */
+        SegmentMoves copy(List<Piece> pieces, Pacer pacer) throws IOException {
+            Log log = store.log();
+            List<Piece> xs = new ArrayList<>(pieces);
+            xs.sort((a, b) -> Long.compare(a.start, b.start));
+            SegmentMoves m = new SegmentMoves();
+            made.add(m);
+            int i = 0;
+            while (i < xs.size()) {
+                long start = xs.get(i).start;
+                long end = xs.get(i).end;
+                int j = i + 1;
+                while (j < xs.size() && xs.get(j).start < end) {
+                    end = Math.max(end, xs.get(j).end);
+                    j++;
+                }
+                ByteBuffer b = ByteBuffer.allocate((int) (end - start));
+                log.readData(start, b);
+                for (int k = i; k < j; k++) {
+                    Extent x = xs.get(k).extent;
+                    int bs = xs.get(k).blockSize;
+                    int base = (int) (x.address - start);
+                    for (int blk = 0; blk < x.blocks; blk++) {
+                        crc.reset();
+                        crc.update(b.array(), base + blk * bs, bs);
+                        if ((int) crc.getValue() != x.crc(blk)) {
+                            long at = x.address + (long) blk * bs;
+                            throw store.corrupted(new CorruptionException(
+                                    log.segment(LogAddress.segment(at)).file.path(), at,
+                                    "a data block the compactor was to move fails its checksum; nothing was moved"));
+                        }
+                    }
+                }
+                // the run keeps its alignment within 4 KiB (at least 512)
+                int align = Math.max(512, (int) Math.min(4096, Long.lowestOneBit(start | 4096)));
+                // survivors that users wrote recently are likely to die soon: they join the HOT
+                // stream; the rest has outlived a collection and goes to COLD
+                Extent lead = xs.get(i).extent;
+                Batch batch = batches[store.writtenRecently(lead.birth) ? 0 : 1];
+                add(batch, m, start, end, b.array(), align);
+                moves.copiedBytes += end - start;
+                i = j;
+                if (pacer != null) {
+                    pacer.pace();
+                }
+            }
+            return m;
+        }
+
+        private void add(Batch batch, SegmentMoves m, long start, long end, byte[] bytes, int align)
+                throws IOException {
+            int len = (int) (end - start);
+            if (len > BATCH_BYTES / 2) {
+                // a long run goes alone (a batch of one)
+                long to = store.log().allocateData(len, align, batch.stream, true);
+                store.log().writeData(to, ByteBuffer.wrap(bytes, 0, len));
+                m.add(start, end, to);
+                return;
+            }
+            int at = (batch.len + align - 1) & -align;
+            long room = store.log().dataHeadRoom(batch.stream);
+            long limit = room >= 4096 ? Math.min(BATCH_BYTES, room) : BATCH_BYTES;
+            if (at + len > limit && batch.len > 0) {
+                flush(batch);
+                at = 0;
+            }
+            System.arraycopy(bytes, 0, batch.buf, at, len);
+            batch.len = at + len;
+            batch.owners.add(m);
+            batch.starts.addLong(start);
+            batch.ends.addLong(end);
+            batch.offsets.addLong(at);
+        }
+
+        /** Writes a batch with one allocation, 4 KiB aligned, and records where each run went. */
+        private void flush(Batch batch) throws IOException {
+            if (batch.len == 0) {
+                return;
+            }
+            Log log = store.log();
+            long to = log.allocateData(batch.len, 4096, batch.stream, true);
+            log.writeData(to, ByteBuffer.wrap(batch.buf, 0, batch.len));
+            for (int k = 0; k < batch.owners.size(); k++) {
+                batch.owners.get(k).add(batch.starts.getLong(k), batch.ends.getLong(k), to + batch.offsets.getLong(k));
+            }
+            batch.len = 0;
+            batch.owners.clear();
+            batch.starts.clear();
+            batch.ends.clear();
+            batch.offsets.clear();
+        }
+
+        /** Writes what is pending and sorts every segment's moves. */
+        void finish() throws IOException {
+            for (Batch b : batches) {
+                flush(b);
+            }
+            for (SegmentMoves m : made) {
+                m.seal();
+            }
+        }
     }
 
     private static Extent moved(Extent x, long to) {

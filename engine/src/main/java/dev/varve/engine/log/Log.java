@@ -699,6 +699,13 @@ public final class Log implements Closeable {
         return segments.size();
     }
 
+    /** Bytes still free in one stream's head segment (0 when the stream has none yet). */
+    public long dataHeadRoom(int stream) {
+        synchronized (dataLock) {
+            return dataHeads[stream] == null ? 0 : Math.max(0, segmentSize - dataPos[stream]);
+        }
+    }
+
     /** Bytes still free before a new segment is needed, at the user data head with the least room. */
     public long dataHeadRoom() {
         synchronized (dataLock) {
