@@ -68,7 +68,60 @@ public final class IntentOps {
     /** Length of the op at {@code at}. */
     static int opLength(org.agrona.DirectBuffer b, int at) {
         int blocks = b.getInt(at + 8);
-        return blocks == 0 ? IntentLayout.TRIM_OP_BYTES : IntentLayout.writeOpBytes(blocks);
+        if (blocks == 0) {
+            return IntentLayout.TRIM_OP_BYTES;
+        }
+        if ((blocks & IntentLayout.INLINE) != 0) {
+            int n = blocks & ~IntentLayout.INLINE;
+            return IntentLayout.inlineOpBytes(n, b.getInt(at + IntentLayout.writeOpBytes(n)));
+        }
+        return IntentLayout.writeOpBytes(blocks);
+    }
+
+    /** Bytes of data the write ops of {@code ops} (none inline yet) name, with blocks of {@code blockSize}. */
+    static long dataBytes(byte[] ops, int blockSize) {
+        UnsafeBuffer b = new UnsafeBuffer(ops);
+        long bytes = 0;
+        for (int p = 0; p < ops.length; p += opLength(b, p)) {
+            bytes += (long) b.getInt(p + 8) * blockSize;
+        }
+        return bytes;
+    }
+
+    /** Reads data at a log address (a store's data read, write-back windows included). */
+    @FunctionalInterface
+    interface DataReader {
+        void read(long address, java.nio.ByteBuffer dst) throws java.io.IOException;
+    }
+
+    /**
+     * {@code ops} with every write op made inline: followed by the data it wrote, read back at
+     * its log address. Trims are kept as they are.
+     */
+    static byte[] inline(byte[] ops, int blockSize, DataReader reader) throws java.io.IOException {
+        UnsafeBuffer b = new UnsafeBuffer(ops);
+        ExpandableArrayBuffer out = new ExpandableArrayBuffer(ops.length + (int) dataBytes(ops, blockSize) + 64);
+        int q = 0;
+        for (int p = 0; p < ops.length; ) {
+            int len = opLength(b, p);
+            int blocks = b.getInt(p + 8);
+            out.putBytes(q, b, p, len);
+            if (blocks == 0) {
+                q += len;
+            } else {
+                out.putInt(q + 8, blocks | IntentLayout.INLINE);
+                int bytes = blocks * blockSize;
+                out.putInt(q + len, bytes);
+                byte[] data = new byte[bytes];
+                reader.read(b.getLong(p + 12), java.nio.ByteBuffer.wrap(data));
+                out.putBytes(q + len + 4, data);
+                q += IntentLayout.inlineOpBytes(blocks, bytes);
+            }
+            p += len;
+        }
+        byte[] r = new byte[q];
+        out.getBytes(0, r);
+        return r;
     }
 
     /** One volume's ops taken by a flush. */
@@ -125,7 +178,9 @@ public final class IntentOps {
 
     /** Receives the ops of an intent record in order. */
     public interface Replay {
-        void write(long volumeId, long lba, int blocks, long address, int[] crcs) throws java.io.IOException;
+        /** A write; {@code data} is the bytes an inline op carries, null for one that carries none. */
+        void write(long volumeId, long lba, int blocks, long address, int[] crcs, byte[] data)
+                throws java.io.IOException;
 
         void trim(long volumeId, long lba, long count) throws java.io.IOException;
     }
@@ -167,13 +222,29 @@ public final class IntentOps {
                     return new Malformed("an intent op header runs past its group", volume);
                 }
                 long lba = b.getLong(p);
-                int blocks = b.getInt(p + 8);
-                if (blocks < 0 || blocks > dev.varve.engine.btree.Extent.MAX_BLOCKS) {
-                    return new Malformed("an intent op gives " + blocks + " blocks", volume);
+                int field = b.getInt(p + 8);
+                boolean inline = (field & IntentLayout.INLINE) != 0;
+                int blocks = field & ~IntentLayout.INLINE;
+                if (blocks > dev.varve.engine.btree.Extent.MAX_BLOCKS || (inline && blocks == 0)) {
+                    return new Malformed("an intent op gives " + blocks + " blocks" + (inline ? " inline" : ""), volume);
                 }
                 int len = blocks == 0 ? IntentLayout.TRIM_OP_BYTES : IntentLayout.writeOpBytes(blocks);
                 if (p + len > opsEnd) {
                     return new Malformed("an intent op runs past its group", volume);
+                }
+                byte[] data = null;
+                if (inline) {
+                    if (p + len + 4 > opsEnd) {
+                        return new Malformed("an inline intent op runs past its group", volume);
+                    }
+                    int bytes = b.getInt(p + len);
+                    if (bytes < 0 || bytes > opsEnd - (p + len + 4)) {
+                        return new Malformed("an inline intent op gives " + bytes + " bytes of data, past its group",
+                                volume);
+                    }
+                    data = new byte[bytes];
+                    b.getBytes(p + len + 4, data);
+                    len += 4 + bytes;
                 }
                 if (blocks == 0) {
                     to.trim(volume, lba, b.getLong(p + 12));
@@ -182,7 +253,7 @@ public final class IntentOps {
                     for (int i = 0; i < blocks; i++) {
                         crcs[i] = b.getInt(p + 20 + 4 * i);
                     }
-                    to.write(volume, lba, blocks, b.getLong(p + 12), crcs);
+                    to.write(volume, lba, blocks, b.getLong(p + 12), crcs, data);
                 }
                 p += len;
             }

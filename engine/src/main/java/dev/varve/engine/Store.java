@@ -302,8 +302,9 @@ public final class Store implements AutoCloseable {
                 s.replayIntents(replay);
                 replaying = false;
             }
-            if (!options.readOnly() && (r.commitsReplayed() > 0 || !r.intents().isEmpty())) {
-                s.writeSuperblock();
+            if (!options.readOnly() && (r.commitsReplayed() > 0 || !r.intents().isEmpty()
+                    || sb.format() < FormatVersion.CURRENT)) {
+                s.writeSuperblock(); // it names this code's format version from now on
             }
             return s;
         } catch (IOException | RuntimeException e) {
@@ -679,6 +680,7 @@ public final class Store implements AutoCloseable {
     /** Intent bytes past which a flush commits instead (recovery replays at most this much). */
     private static final long MAX_INTENT_BYTES = 64L << 20;
 
+
     /**
      * Logs every write and trim no intent record or commit holds yet, under the commit mutex:
      * taken with no write in flight, then the data segments they were written to are forced,
@@ -687,16 +689,28 @@ public final class Store implements AutoCloseable {
      */
     private boolean logIntents() throws IOException {
         List<IntentOps.Taken> taken = new ArrayList<>();
+        boolean inline;
         List<Segment> data;
         Log.DetachedWindows windows;
         MetaBatch batch;
         long gen;
         txgLock.writeLock().lock();
         try {
+            List<Volume> from = new ArrayList<>();
+            long dataBytes = 0;
             for (Volume v : loggedVolumes) {
                 if (!v.destroyed && v.ops.length() > 0) {
-                    taken.add(new IntentOps.Taken(v.id(), v.ops.bytes()));
+                    byte[] ops = v.ops.bytes();
+                    taken.add(new IntentOps.Taken(v.id(), ops));
+                    from.add(v);
+                    dataBytes += IntentOps.dataBytes(ops, v.blockSize);
                 }
+            }
+            // small, the data goes into the records ({@link IntentLayout#INLINE}): one fsync, not two
+            inline = dataBytes <= options.inlineFlushBytes();
+            for (int i = 0; inline && i < taken.size(); i++) {
+                taken.set(i, new IntentOps.Taken(taken.get(i).volumeId(),
+                        IntentOps.inline(taken.get(i).ops(), from.get(i).blockSize, log::readData)));
             }
             List<byte[]> payloads = IntentOps.payloads(lastCommit.address(), intentsSinceCommit, taken);
             long bytes = 0;
@@ -711,8 +725,10 @@ public final class Store implements AutoCloseable {
             }
             loggedVolumes.clear();
             gen = openGeneration;
-            windows = log.detachUserWindows();
-            data = log.takeUnforcedData();
+            // inline, the records hold the data: the data segments and their windows wait for
+            // the next commit (or a flush that forces them)
+            windows = inline ? () -> { } : log.detachUserWindows();
+            data = inline ? List.of() : log.takeUnforcedData();
             batch = log.beginBatch(gen);
             for (int i = 0; i < payloads.size(); i++) {
                 byte[] payload = payloads.get(i);
@@ -821,8 +837,16 @@ public final class Store implements AutoCloseable {
                     (int) at[1] - RecordLayout.HEADER_BYTES,
                     new IntentOps.Replay() {
                         @Override
-                        public void write(long volumeId, long lba, int blocks, long addr, int[] crcs) throws IOException {
+                        public void write(long volumeId, long lba, int blocks, long addr, int[] crcs, byte[] data)
+                                throws IOException {
                             Volume v = replayTarget(volumeId, lba, blocks, file, address);
+                            if (data != null) {
+                                if (data.length != blocks * v.blockSize) {
+                                    throw new CorruptionException(file, address, "an inline intent op carries "
+                                            + data.length + " bytes for " + blocks + " blocks of " + v.blockSize);
+                                }
+                                log.restore(addr, data);
+                            }
                             v.map.insert(lba, new Extent(blocks, addr, gen, crcs));
                             wrote(v, addr, lba, blocks, (long) blocks * v.blockSize);
                         }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.varve.engine.catalog.Superblock;
 import dev.varve.engine.io.CrashableStorage;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -78,6 +79,19 @@ class IntentLogTest {
         }
     }
 
+    /**
+     * Cuts the power under a store and closes it: its close fails then, as it should. Checks
+     * run after this, so that a failure of theirs is never taken for the close's.
+     */
+    private static void cutAndClose(CrashableStorage disk, Store store) {
+        disk.powerOff();
+        try {
+            store.close();
+        } catch (IOException expected) {
+            // the disk is off
+        }
+    }
+
     private static CrashableStorage fresh() throws IOException {
         return fresh(1 << 20);
     }
@@ -137,7 +151,9 @@ class IntentLogTest {
             Model flushed = new Model();
             Model live = new Model();
             long gen;
-            try (Store store = Store.open(ROOT, options(disk))) {
+            CrashableStorage image;
+            Store store = Store.open(ROOT, options(disk));
+            try {
                 gen = store.lastCommit().generation();
                 int flushes = 1 + r.nextInt(6);
                 for (int f = 0; f < flushes; f++) {
@@ -146,23 +162,134 @@ class IntentLogTest {
                     flushed = live.copy();
                 }
                 randomOps(store, live, r, r.nextInt(30)); // never flushed: must not appear
-                CrashableStorage image = disk.crash(r);
-                String context = "seed " + seed + " round " + round;
-                try (Store after = Store.open(ROOT, options(image))) {
-                    assertEquals(gen + 1, after.lastCommit().generation(),
-                            context + ": opening commits the replayed intents at once");
-                    String bad = flushed.verify(after, context);
-                    assertEquals(null, bad);
-                }
-                // the replay's commit is durable: a second power cut with nothing written loses nothing
-                try (Store again = Store.open(ROOT, options(image.crash(r)))) {
-                    assertEquals(null, flushed.verify(again, context + " after a second cut"));
-                }
-                disk.powerOff(); // the original store must not write over the images
-            } catch (IOException closing) {
-                // closing the original store fails after powerOff, as it should
+                image = disk.crash(r);
+            } finally {
+                cutAndClose(disk, store); // the original store must not write over the image
+            }
+            String context = "seed " + seed + " round " + round;
+            try (Store after = Store.open(ROOT, options(image))) {
+                assertEquals(gen + 1, after.lastCommit().generation(),
+                        context + ": opening commits the replayed intents at once");
+                String bad = flushed.verify(after, context);
+                assertEquals(null, bad);
+            }
+            // the replay's commit is durable: a second power cut with nothing written loses nothing
+            try (Store again = Store.open(ROOT, options(image.crash(r)))) {
+                assertEquals(null, flushed.verify(again, context + " after a second cut"));
             }
         }
+    }
+
+    @Test
+    void aSmallFlushCarriesItsDataAndForcesTheMetaSegmentAlone() throws Exception {
+        CrashableStorage disk = fresh();
+        try (Store store = Store.open(ROOT, options(disk))) {
+            Volume v = store.volume("v0");
+            v.write(0, new byte[BLOCK], 0, BLOCK);
+            store.commit(); // the data segment exists and is forced: what follows is a flush's own
+            long gen = store.lastCommit().generation();
+            byte[] d = pattern(BLOCK, 1);
+            long forces = disk.operations(CrashableStorage.Op.FORCE);
+            long before = store.bytesAppended();
+            v.write(5L * BLOCK, d, 0, BLOCK);
+            v.flush();
+            assertEquals(1, disk.operations(CrashableStorage.Op.FORCE) - forces,
+                    "a one-block flush forces one file: the meta segment, whose intent record carries the data");
+            long logged = store.bytesAppended() - before;
+            assertTrue(logged > BLOCK && logged < BLOCK + 256, "the flush appended " + logged + " bytes");
+            assertEquals(gen, store.lastCommit().generation());
+
+            // 128 KiB in one flush: over the inline limit, the data is forced where it lies
+            byte[] big = pattern(32 * BLOCK, 2);
+            forces = disk.operations(CrashableStorage.Op.FORCE);
+            before = store.bytesAppended();
+            v.write(64L * BLOCK, big, 0, big.length);
+            v.flush();
+            assertEquals(2, disk.operations(CrashableStorage.Op.FORCE) - forces,
+                    "a large flush forces the data segment, then the meta segment");
+            // the data of the small flush, still in its write-back window, reaches its segment now too
+            long meta = store.bytesAppended() - before - big.length - BLOCK;
+            assertTrue(meta > 0 && meta < 1024, "the large flush's record carries no data: " + meta + " bytes");
+        }
+    }
+
+    @Test
+    void smallFlushesSurviveAPowerCutThatLosesEveryUnsyncedByte() throws Exception {
+        long seed = Long.getLong("varve.seed", System.nanoTime());
+        Random r = new Random(seed);
+        CrashableStorage disk = fresh();
+        Model m = new Model();
+        Model flushed;
+        CrashableStorage image;
+        Store store = Store.open(ROOT, options(disk));
+        try {
+            // flushes of one to three blocks: each record carries its data, no data segment is
+            // forced, and overwrites and trims between them are replayed in order
+            for (int f = 0; f < 120; f++) {
+                int v = r.nextInt(2);
+                int first = r.nextInt(BLOCKS - 3);
+                int count = 1 + r.nextInt(3);
+                if (r.nextInt(8) == 0) {
+                    store.volume("v" + v).trim((long) first * BLOCK, (long) count * BLOCK);
+                    Arrays.fill(m.blocks[v], first, first + count, null);
+                } else {
+                    byte[] d = pattern(count * BLOCK, r.nextInt());
+                    store.volume("v" + v).write((long) first * BLOCK, d, 0, d.length);
+                    for (int b = 0; b < count; b++) {
+                        m.blocks[v][first + b] = Arrays.copyOfRange(d, b * BLOCK, (b + 1) * BLOCK);
+                    }
+                }
+                long forces = disk.operations(CrashableStorage.Op.FORCE);
+                store.flush();
+                assertEquals(1, disk.operations(CrashableStorage.Op.FORCE) - forces, "flush " + f + " forces one file");
+            }
+            assertTrue(store.intentRecordsWritten() >= 100, store.intentRecordsWritten() + " intent records");
+            flushed = m.copy();
+            randomOps(store, m, r, 5); // never flushed
+            image = disk.crashLosingUnsynced();
+        } finally {
+            cutAndClose(disk, store);
+        }
+        String context = "seed " + seed;
+        CrashableStorage readOnlyImage = image.crashLosingUnsynced();
+        long writes = readOnlyImage.operations(CrashableStorage.Op.WRITE);
+        try (Store ro = Store.open(ROOT, options(readOnlyImage).withReadOnly(true))) {
+            assertEquals(null, flushed.verify(ro, context + ", read-only: the data comes from the records"));
+        }
+        assertEquals(writes, readOnlyImage.operations(CrashableStorage.Op.WRITE), "a read-only open writes nothing");
+        try (Store after = Store.open(ROOT, options(image))) {
+            assertEquals(null, flushed.verify(after, context));
+        }
+        // opening committed the replay, the restored data forced before it: a second cut loses nothing
+        try (Store again = Store.open(ROOT, options(image.crashLosingUnsynced()))) {
+            assertEquals(null, flushed.verify(again, context + " after a second cut"));
+        }
+    }
+
+    @Test
+    void aStoreOfTheFirstFormatIsMarkedCurrentBeforeAnIntentCanCarryData() throws Exception {
+        CrashableStorage disk = fresh();
+        Superblock sb = Superblock.readNewest(disk);
+        try (dev.varve.engine.io.StorageFile f = disk.open(dev.varve.engine.format.SuperblockLayout.FILE_NAME, false)) {
+            new Superblock(1, sb.sequence() + 1, sb.uuidHi(), sb.uuidLo(), sb.segmentSize(), sb.commitAddress(),
+                    sb.commitLength(), sb.generation(), sb.maxSegments()).write(f);
+        }
+        assertEquals(1, Superblock.readNewest(disk).format());
+        try (Store ro = Store.open(ROOT, options(disk).withReadOnly(true))) {
+            assertTrue(ro.readOnly());
+            assertEquals(1, Superblock.readNewest(disk).format(), "a read-only open changes nothing");
+        }
+        try (Store store = Store.open(ROOT, options(disk))) {
+            assertTrue(!store.readOnly());
+            assertEquals(dev.varve.engine.format.FormatVersion.CURRENT, Superblock.readNewest(disk).format(),
+                    "opened read-write, before any write");
+        }
+    }
+
+    private static byte[] pattern(int len, int seed) {
+        byte[] b = new byte[len];
+        new Random(seed).nextBytes(b);
+        return b;
     }
 
     @Test
@@ -170,7 +297,9 @@ class IntentLogTest {
         // 8 MiB segments: intents never leave the meta segment, and 1.3 MB of them fit
         CrashableStorage disk = fresh(8 << 20);
         Model m = new Model();
-        try (Store store = Store.open(ROOT, options(disk))) {
+        CrashableStorage image;
+        Store store = Store.open(ROOT, options(disk));
+        try {
             // single-block writes to every other block, many times over: 48,000 ops of 24 bytes in
             // one flush, more than one intent record holds
             Random r = new Random(7);
@@ -184,13 +313,12 @@ class IntentLogTest {
             }
             store.flush();
             assertTrue(store.intentRecordsWritten() >= 2, store.intentRecordsWritten() + " intent records");
-            CrashableStorage image = disk.crash(new Random(8));
-            disk.powerOff();
-            try (Store after = Store.open(ROOT, options(image))) {
-                assertEquals(null, m.verify(after, "after the cut"));
-            }
-        } catch (IOException closing) {
-            // the original store's close after powerOff
+            image = disk.crash(new Random(8));
+        } finally {
+            cutAndClose(disk, store);
+        }
+        try (Store after = Store.open(ROOT, options(image))) {
+            assertEquals(null, m.verify(after, "after the cut"));
         }
     }
 
@@ -198,16 +326,15 @@ class IntentLogTest {
     void aReadOnlyOpenReplaysInMemoryAndWritesNothing() throws Exception {
         CrashableStorage disk = fresh();
         Model m = new Model();
-        CrashableStorage image = null;
-        try (Store store = Store.open(ROOT, options(disk))) {
+        CrashableStorage image;
+        Store store = Store.open(ROOT, options(disk));
+        try {
             randomOps(store, m, new Random(3), 200);
             store.flush();
             image = disk.crash(new Random(4));
-            disk.powerOff();
-        } catch (IOException closing) {
-            // the original store's close after powerOff
+        } finally {
+            cutAndClose(disk, store);
         }
-        assertTrue(image != null);
         long writes = image.operations(CrashableStorage.Op.WRITE);
         try (Store ro = Store.open(ROOT, options(image).withReadOnly(true))) {
             assertEquals(null, m.verify(ro, "read-only"));
@@ -222,12 +349,15 @@ class IntentLogTest {
     void aSnapshotAfterFlushedWritesHoldsThemAndTheIntentsBeforeItAreNotReplayed() throws Exception {
         CrashableStorage disk = fresh();
         Model m = new Model();
-        try (Store store = Store.open(ROOT, options(disk))) {
+        Model atSnapshot;
+        CrashableStorage image;
+        Store store = Store.open(ROOT, options(disk));
+        try {
             Random r = new Random(11);
             randomOps(store, m, r, 100);
             store.flush();
             store.snapshot("v0", "s", java.util.Map.of());
-            Model atSnapshot = m.copy();
+            atSnapshot = m.copy();
             // reverted after the snapshot: an obsolete intent must never be replayed over it
             randomOps(store, m, r, 100);
             store.flush();
@@ -236,19 +366,18 @@ class IntentLogTest {
             store.volume("v0").write(0, new byte[BLOCK], 0, BLOCK);
             m.blocks[0][0] = new byte[BLOCK];
             store.flush();
-            CrashableStorage image = disk.crash(new Random(12));
-            disk.powerOff();
-            try (Store after = Store.open(ROOT, options(image))) {
-                assertEquals(null, m.verify(after, "after the cut"));
-                byte[] snap = new byte[BLOCKS * BLOCK];
-                after.snapshotDevice("v0", "s").read(0, snap, 0, snap.length);
-                for (int b = 0; b < BLOCKS; b++) {
-                    byte[] want = atSnapshot.blocks[0][b] == null ? new byte[BLOCK] : atSnapshot.blocks[0][b];
-                    assertArrayEquals(want, Arrays.copyOfRange(snap, b * BLOCK, (b + 1) * BLOCK), "snapshot block " + b);
-                }
+            image = disk.crash(new Random(12));
+        } finally {
+            cutAndClose(disk, store);
+        }
+        try (Store after = Store.open(ROOT, options(image))) {
+            assertEquals(null, m.verify(after, "after the cut"));
+            byte[] snap = new byte[BLOCKS * BLOCK];
+            after.snapshotDevice("v0", "s").read(0, snap, 0, snap.length);
+            for (int b = 0; b < BLOCKS; b++) {
+                byte[] want = atSnapshot.blocks[0][b] == null ? new byte[BLOCK] : atSnapshot.blocks[0][b];
+                assertArrayEquals(want, Arrays.copyOfRange(snap, b * BLOCK, (b + 1) * BLOCK), "snapshot block " + b);
             }
-        } catch (IOException closing) {
-            // the original store's close after powerOff
         }
     }
 
@@ -293,8 +422,9 @@ class IntentLogTest {
         java.util.List<String> seen = new java.util.ArrayList<>();
         IntentOps.Replay record = new IntentOps.Replay() {
             @Override
-            public void write(long volumeId, long lba, int blocks, long address, int[] crcs) {
-                seen.add("write " + volumeId + " " + lba + "+" + blocks + " at " + address + " crc " + crcs[0]);
+            public void write(long volumeId, long lba, int blocks, long address, int[] crcs, byte[] data) {
+                seen.add("write " + volumeId + " " + lba + "+" + blocks + " at " + address + " crc " + crcs[0]
+                        + (data == null ? "" : " data " + data.length));
             }
 
             @Override

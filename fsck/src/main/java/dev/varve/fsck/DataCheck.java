@@ -61,6 +61,14 @@ final class DataCheck {
         this.fast = fast;
     }
 
+    /** Counts blocks an inline intent op carries, verified from its record, as checked data. */
+    void verifiedInline(long blockCount, long byteCount) {
+        if (!fast) {
+            blocks += blockCount;
+            bytes += byteCount;
+        }
+    }
+
     void add(Extent e, int blockSize) throws IOException {
         if (fast) {
             return;

@@ -35,8 +35,11 @@ final class PendingWrites {
     /** What an intent record the engine cannot replay does to opening the store. */
     private static final String REFUSES_OPEN = "the store does not open read-write while it is there (read-only, it"
             + " shows what the records before it leave)";
-    /** One write ({@code extent} set) or trim ({@code extent} null) of {@code blocks} blocks from {@code lba}. */
-    record Op(int record, long volume, long lba, long blocks, Extent extent) {
+    /**
+     * One write ({@code extent} set) or trim ({@code extent} null) of {@code blocks} blocks from
+     * {@code lba}; {@code data} is what an inline write carries (null otherwise).
+     */
+    record Op(int record, long volume, long lba, long blocks, Extent extent, byte[] data) {
     }
 
     /** An intent record: where it is, and the generation its extents are born in. */
@@ -194,12 +197,45 @@ final class PendingWrites {
                 }
                 if (op.extent != null) {
                     content.referData(op.extent.address);
-                    data.add(op.extent, bs);
+                    if (op.data == null) {
+                        data.add(op.extent, bs);
+                    } else {
+                        // the record carries the data: the data segment, never forced for it,
+                        // may have lost it, and opening puts it back from here
+                        String bad = inlineProblem(op, bs);
+                        if (bad != null) {
+                            int slot = findings.slot("intent-record", seg, off, "an inline write in the intent record"
+                                    + " for " + out.name(e) + " " + bad + ": fsck --repair drops the writes of "
+                                    + out.name(e) + " from this intent record on");
+                            out.intentDamage.computeIfAbsent(e.id, k -> new LinkedHashSet<>()).add(slot);
+                            out.affect(slot, out.name(e), op.lba * bs, (op.lba + op.blocks) * bs);
+                            w.cutVolume(e.id, index, "an inline write in the intent record at "
+                                    + w.records.get(index).where() + " " + bad);
+                        } else {
+                            data.verifiedInline(op.blocks, op.data.length);
+                        }
+                    }
                 }
             }
         }
         w.globalCut = Math.min(w.globalCut, w.records.size());
         return w;
+    }
+
+    /** What is wrong with the data an inline write carries, or null: its length, or a block's checksum. */
+    private static String inlineProblem(Op op, int blockSize) {
+        if (op.data.length != op.blocks * blockSize) {
+            return "carries " + op.data.length + " bytes for " + op.blocks + " blocks of " + blockSize;
+        }
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        for (int b = 0; b < op.blocks; b++) {
+            crc.reset();
+            crc.update(op.data, b * blockSize, blockSize);
+            if ((int) crc.getValue() != op.extent.crc(b)) {
+                return "carries block " + (op.lba + b) + " with a checksum that does not match";
+            }
+        }
+        return null;
     }
 
     /**
@@ -243,13 +279,13 @@ final class PendingWrites {
         return IntentOps.replay(rec, RecordLayout.HEADER_BYTES, length - RecordLayout.HEADER_BYTES,
                 new IntentOps.Replay() {
                     @Override
-                    public void write(long volumeId, long lba, int blocks, long address, int[] crcs) {
-                        into.add(new Op(index, volumeId, lba, blocks, new Extent(blocks, address, gen, crcs)));
+                    public void write(long volumeId, long lba, int blocks, long address, int[] crcs, byte[] data) {
+                        into.add(new Op(index, volumeId, lba, blocks, new Extent(blocks, address, gen, crcs), data));
                     }
 
                     @Override
                     public void trim(long volumeId, long lba, long count) {
-                        into.add(new Op(index, volumeId, lba, count, null));
+                        into.add(new Op(index, volumeId, lba, count, null, null));
                     }
                 });
     }

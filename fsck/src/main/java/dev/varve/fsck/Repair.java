@@ -436,6 +436,7 @@ final class Repair {
             long nextId = g.nextId();
             Catalog cat = salvaged;
             if (!carry.isEmpty()) {
+                carry = restoreInline(w, carry);
                 if (cat == null) {
                     cat = new Catalog(s.log, new NodeCache(s.log, 64L << 20), g.catalogRoot(), g.nextId());
                     cat.load();
@@ -555,6 +556,41 @@ final class Repair {
             }
         }
         return false;
+    }
+
+    /**
+     * The kept writes, with the data inline ones carry written to a new data segment and forced
+     * before the repair's commit: a small flush forced its intent record only, so the data
+     * segment it names may have lost those bytes, and a repair changes no byte already on disk.
+     * Each inline write then points at its new copy (checksums and birth unchanged).
+     */
+    private static List<PendingWrites.Op> restoreInline(Log w, List<PendingWrites.Op> carry) throws IOException {
+        List<PendingWrites.Op> out = new ArrayList<>(carry.size());
+        boolean wrote = false;
+        for (PendingWrites.Op op : carry) {
+            if (op.data() == null) {
+                out.add(op);
+                continue;
+            }
+            Extent x = op.extent();
+            int blockSize = op.data().length / x.blocks;
+            long address = w.allocateData(op.data().length, Math.min(blockSize, 4096));
+            w.writeData(address, java.nio.ByteBuffer.wrap(op.data()));
+            int[] crcs = new int[x.blocks];
+            for (int i = 0; i < crcs.length; i++) {
+                crcs[i] = x.crc(i);
+            }
+            out.add(new PendingWrites.Op(op.record(), op.volume(), op.lba(), op.blocks(),
+                    new Extent(x.blocks, address, x.birth, crcs), null));
+            wrote = true;
+        }
+        if (wrote) {
+            w.detachWindows().write();
+            for (Segment seg : w.takeDirtyData()) {
+                seg.file.force();
+            }
+        }
+        return out;
     }
 
     /**

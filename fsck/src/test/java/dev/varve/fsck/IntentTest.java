@@ -64,7 +64,7 @@ class IntentTest {
             IntentOps.Malformed bad = IntentOps.replay(new UnsafeBuffer(bytes), RecordLayout.HEADER_BYTES,
                     r.length() - RecordLayout.HEADER_BYTES, new IntentOps.Replay() {
                         @Override
-                        public void write(long volumeId, long lba, int blocks, long address, int[] crcs) {
+                        public void write(long volumeId, long lba, int blocks, long address, int[] crcs, byte[] data) {
                             out.add(new Op(r, volumeId, lba, blocks, address));
                         }
 
@@ -95,8 +95,17 @@ class IntentTest {
      * commit.
      */
     private static CrashableStorage pendingStore() throws IOException {
+        return pendingStore(false);
+    }
+
+    /**
+     * As above; {@code inline}: each flush carries its data in its intent record (as small
+     * flushes do by default) and the power cut loses every byte not forced, the data of all
+     * three flushes with it. Otherwise the data is forced where it lies, so tests can damage it there.
+     */
+    private static CrashableStorage pendingStore(boolean inline) throws IOException {
         CrashableStorage disk = new CrashableStorage(Disk.ROOT);
-        Store store = Store.create(Disk.ROOT, Stores.options(disk));
+        Store store = Store.create(Disk.ROOT, inline ? Stores.options(disk) : Stores.options(disk).withInlineFlushBytes(0));
         try {
             Volume v = store.createVolume("vm1", 1 << 20, BS);
             v.write(5L * BS, OLD, 0, BS);
@@ -117,7 +126,7 @@ class IntentTest {
             assertTrue(store.intentRecordsWritten() >= 3, store.intentRecordsWritten() + " intent records");
             assertEquals(gen, store.lastCommit().generation(), "the flushes wrote intent records, not commits");
             // everything is flushed: the power cut keeps exactly what was forced
-            CrashableStorage image = disk.crash(new Random(5));
+            CrashableStorage image = inline ? disk.crashLosingUnsynced() : disk.crash(new Random(5));
             disk.powerOff();
             return image;
         } finally {
@@ -178,6 +187,58 @@ class IntentTest {
         assertTrue(after.problems().stream().allMatch(x -> x.kind().equals("unreachable-records")), after.summary());
         assertEquals(0, after.pendingIntents());
         assertArrayEquals(C, read(d, 23));
+    }
+
+    @Test
+    void inlinePendingWritesCheckCleanThoughTheDataSegmentLostTheirData() throws IOException {
+        CrashableStorage d = pendingStore(true);
+        List<Op> ops = pending(d);
+        assertEquals(4, ops.size(), ops.toString());
+        for (Op op : ops) {
+            if (op.address() != 0) {
+                String file = SegmentLayout.fileName(LogAddress.segment(op.address()));
+                assertTrue(d.contents(file).length <= LogAddress.offset(op.address()),
+                        "the cut lost the data segment's copy of " + op);
+            }
+        }
+        Report r = Fsck.check(d, false);
+        assertEquals(0, r.exitCode(), r.summary());
+        assertEquals(List.of("unreachable-records"), r.problems().stream().map(Problem::kind).toList(), r.summary());
+        assertEquals(4, r.pendingOps(), r.summary());
+        // the committed blocks from their segment, the pending ones verified from their records
+        assertEquals(2 + 1 + 1 + 8, r.dataBlocks(), r.summary());
+        assertEquals(0, Fsck.repair(d, false, false, null).exitCode(), "nothing to repair");
+        assertArrayEquals(A, read(d, 0));
+        assertArrayEquals(B, read(d, 1));
+        assertArrayEquals(new byte[BS], read(d, 5));
+        assertArrayEquals(C, read(d, 20));
+    }
+
+    @Test
+    void aRepairKeepsInlineWritesByCopyingTheirDataToANewSegment() throws IOException {
+        CrashableStorage d = pendingStore(true);
+        Disk.Rec second = intentRecords(pending(d)).get(1);
+        d.flipBit(second.file(), (second.offset() + RecordLayout.HEADER_BYTES + 20) * 8L);
+        java.util.Map<String, byte[]> before = new java.util.HashMap<>();
+        for (String f : d.list()) {
+            before.put(f, d.contents(f));
+        }
+        RepairResult rr = Fsck.repair(d, false, false, null);
+        assertEquals(1, rr.exitCode(), rr.summary());
+        assertTrue(rr.actions().stream().anyMatch(a -> a.contains("into the trees of vm1")), rr.summary());
+        assertTrue(rr.after().clean(), rr.after().summary());
+        for (var e : before.entrySet()) {
+            if (!e.getKey().equals(dev.varve.engine.format.SuperblockLayout.FILE_NAME)) {
+                assertArrayEquals(e.getValue(), d.contents(e.getKey()), e.getKey() + " changed: a repair only adds files");
+            }
+        }
+        // the first flush is kept: its write from the new copy, its trim; the two after the damage are gone
+        assertArrayEquals(A, read(d, 0));
+        assertArrayEquals(new byte[BS], read(d, 5));
+        assertArrayEquals(new byte[BS], read(d, 1));
+        assertArrayEquals(new byte[BS], read(d, 16));
+        assertArrayEquals(OLD, read(d, 6));
+        assertEquals(0, Fsck.check(d, false).exitCode());
     }
 
     @Test
@@ -442,7 +503,8 @@ class IntentTest {
      */
     private static History randomPending(Random r, boolean tornLast) throws IOException {
         CrashableStorage disk = new CrashableStorage(Disk.ROOT);
-        Store store = Store.create(Disk.ROOT, Stores.options(disk).withGcIntervalMillis(0));
+        // data in the data segments, where damage to it can be placed (inline writes carry theirs)
+        Store store = Store.create(Disk.ROOT, Stores.options(disk).withGcIntervalMillis(0).withInlineFlushBytes(0));
         List<byte[][]> states = new ArrayList<>();
         byte[][] model = {new byte[VOL_BLOCKS * BS], new byte[VOL_BLOCKS * BS]};
         try {

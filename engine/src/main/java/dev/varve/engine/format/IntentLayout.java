@@ -14,8 +14,14 @@ package dev.varve.engine.format;
  *
  *  group:   volume id u64 | ops bytes u32 | ops
  *  write:   lba u64 | blocks u32 (1..64) | log address u64 | crc32c u32 × blocks
+ *  inline:  lba u64 | blocks u32 (1..64) | INLINE | log address u64 | crc32c u32 × blocks
+ *           | data bytes u32 | data
  *  trim:    lba u64 | 0 u32               | block count u64
  * </pre>
+ * An inline write carries its data, as ZFS's intent log copies small synchronous writes into
+ * the log: a small flush then forces the meta segment only, not the data segment too. The
+ * data is also at its log address, unforced; recovery puts it back there from the record
+ * before anything reads it (the next commit forces it).
  * {@code sequence} counts the intent records after the commit, from 0, so a stale copy of
  * another intent is told apart; the header flag {@link #FLAG_FLUSH_END} marks the last record
  * a flush wrote. Ops are in the order they reached the volume's map, so replaying them in order rebuilds
@@ -38,6 +44,12 @@ public final class IntentLayout {
         return OP_HEADER_BYTES + 8 + 4 * blocks;
     }
     public static final int TRIM_OP_BYTES = OP_HEADER_BYTES + 8;
+    /** Flag in a write op's block count: the op carries its data ({@link #inlineOpBytes}). */
+    public static final int INLINE = 1 << 31;
+    /** Bytes of an inline write op of {@code blocks} blocks carrying {@code dataBytes} of data. */
+    public static int inlineOpBytes(int blocks, int dataBytes) {
+        return writeOpBytes(blocks) + 4 + dataBytes;
+    }
     /** Payload bytes at which a flush starts another intent record. */
     public static final int MAX_PAYLOAD = 1 << 20;
 

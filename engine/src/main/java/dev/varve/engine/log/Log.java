@@ -453,9 +453,32 @@ public final class Log implements Closeable {
         appended.addAndGet(w.end - w.start);
         unwritten.remove(w);
         synchronized (dataLock) {
-            if (spareBuffers.size() < windows.length) {
+            if (spareBuffers.size() < windows.length && w.buf.capacity() == WINDOW_BYTES) {
                 spareBuffers.push(w.buf);
             }
+        }
+    }
+
+    /**
+     * Puts data an inline intent op carries back at its log address, as recovery replays it: a
+     * crash may have lost it from the data segment, which a small flush does not force. It is
+     * held as an unwritten window, so reads find it at once (a read-only store reads it from
+     * there for as long as it is open) and the next commit writes it and forces the segment
+     * before its trees point at it.
+     */
+    public void restore(long address, byte[] data) throws IOException {
+        Segment s = segment(LogAddress.segment(address));
+        long off = LogAddress.offset(address);
+        if (s.kind != SegmentLayout.KIND_DATA || off < SegmentLayout.HEADER_BYTES || off + data.length > segmentSize) {
+            throw new CorruptionException(s.file.path(), address, "an inline intent op puts " + data.length
+                    + " bytes at " + LogAddress.toString(address) + ", outside a data segment's data");
+        }
+        Window w = new Window(s, HOT, off, ByteBuffer.allocateDirect(data.length).put(data).clear());
+        w.end = off + data.length;
+        synchronized (dataLock) {
+            unwritten.add(w);
+            dirtyData.add(s);
+            unforcedData.add(s);
         }
     }
 

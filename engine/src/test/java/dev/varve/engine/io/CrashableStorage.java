@@ -131,6 +131,24 @@ public final class CrashableStorage implements Storage {
         return after;
     }
 
+    /**
+     * The worst power cut now: only synced bytes are left, every file created or renamed since
+     * the last directory sync is gone or back under its old name.
+     */
+    public synchronized CrashableStorage crashLosingUnsynced() {
+        CrashableStorage after = new CrashableStorage(root);
+        for (Map.Entry<String, MemFile> e : files.entrySet()) {
+            if (createdSinceDirSync.contains(e.getKey())) {
+                continue;
+            }
+            MemFile g = new MemFile();
+            g.durable = e.getValue().durable.clone();
+            g.current = g.durable.clone();
+            after.files.put(renamedSinceDirSync.getOrDefault(e.getKey(), e.getKey()), g);
+        }
+        return after;
+    }
+
     /** Flips one bit of a file, in its synced and its current content alike (bit rot). */
     public synchronized void flipBit(String name, long bit) {
         MemFile f = files.get(name);
