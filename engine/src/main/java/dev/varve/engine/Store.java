@@ -496,6 +496,12 @@ public final class Store implements AutoCloseable {
         }
     }
 
+    /** True when the store has a limit and its segments are past the point where writers are slowed. */
+    private boolean nearLimit() {
+        long limit = maxSegments;
+        return limit > 0 && log.segmentCount() + 1 > (limit - reserveSegments(limit)) * 9 / 10;
+    }
+
     static long reserveSegments(long limit) {
         return Math.max(3, limit / 10);
     }
@@ -706,8 +712,9 @@ public final class Store implements AutoCloseable {
                     dataBytes += IntentOps.dataBytes(ops, v.blockSize);
                 }
             }
-            // small, the data goes into the records ({@link IntentLayout#INLINE}): one fsync, not two
-            inline = dataBytes <= options.inlineFlushBytes();
+            // small, the data goes into the records ({@link IntentLayout#INLINE}): one fsync, not
+            // two; not near the store's limit, where a second copy takes room the reserve needs
+            inline = dataBytes <= options.inlineFlushBytes() && !nearLimit();
             for (int i = 0; inline && i < taken.size(); i++) {
                 taken.set(i, new IntentOps.Taken(taken.get(i).volumeId(),
                         IntentOps.inline(taken.get(i).ops(), from.get(i).blockSize, log::readData)));

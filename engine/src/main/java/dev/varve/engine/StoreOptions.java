@@ -48,7 +48,9 @@ import java.util.function.Function;
  *                         records and forces the metadata segment alone, one {@code fsync}
  *                         instead of two (default 64 KiB; 0 never does). Above it, copying the
  *                         data costs more than the second {@code fsync} saves. ZFS draws the
- *                         same line at 32 KiB ({@code zfs_immediate_write_sz})
+ *                         same line at 32 KiB ({@code zfs_immediate_write_sz}). Not done while
+ *                         a store with a size limit is near it, where the copy would take log
+ *                         space the reserve keeps for commits and the collector
  */
 public record StoreOptions(long segmentSize, long nodeCacheBytes, long commitIntervalMillis,
                            long dirtyBytesLimit, boolean readOnly,

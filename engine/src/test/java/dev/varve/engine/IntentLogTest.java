@@ -214,6 +214,32 @@ class IntentLogTest {
     }
 
     @Test
+    void nearItsSizeLimitAStoreForcesSmallFlushesWhereTheDataLies() throws Exception {
+        CrashableStorage disk = fresh();
+        // 16 segments of 1 MiB, 3 kept in reserve: writers are slowed from 11 in use
+        try (Store store = Store.open(ROOT, options(disk).withMaxSizeBytes(16L << 20))) {
+            Volume v = store.volume("v0");
+            byte[] d = pattern(BLOCK, 3);
+            v.write(0, d, 0, BLOCK);
+            store.commit(); // the data segment exists: what follows is the flush's own
+            long forces = disk.operations(CrashableStorage.Op.FORCE);
+            v.write(2 * BLOCK, d, 0, BLOCK);
+            v.flush();
+            assertEquals(1, disk.operations(CrashableStorage.Op.FORCE) - forces, "far from the limit: inline");
+            byte[] chunk = pattern(16 * BLOCK, 4);
+            for (int i = 0; store.info().segmentCount() < 11; i++) {
+                v.write((long) (i % (BLOCKS / 16)) * chunk.length, chunk, 0, chunk.length);
+                v.flush();
+            }
+            forces = disk.operations(CrashableStorage.Op.FORCE);
+            v.write(BLOCK, d, 0, BLOCK);
+            v.flush();
+            assertEquals(2, disk.operations(CrashableStorage.Op.FORCE) - forces,
+                    "near the limit the data segment is forced, and the record carries no copy");
+        }
+    }
+
+    @Test
     void smallFlushesSurviveAPowerCutThatLosesEveryUnsyncedByte() throws Exception {
         long seed = Long.getLong("varve.seed", System.nanoTime());
         Random r = new Random(seed);
