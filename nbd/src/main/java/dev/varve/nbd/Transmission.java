@@ -24,8 +24,8 @@ import java.util.concurrent.TimeUnit;
  * protocol allows. Replies are written whole under one lock, so they never interleave.
  *
  * <p>Durability follows the protocol: FLUSH, and FUA on a write, reply only after a store
- * commit made the data durable. The commit is store-wide, so a FLUSH also covers writes other
- * connections had acknowledged (CAN_MULTI_CONN).
+ * flush made the data durable (intent records or a commit). The flush is store-wide, so a
+ * FLUSH also covers writes other connections had acknowledged (CAN_MULTI_CONN).
  */
 final class Transmission {
     /** The most chunks a structured READ reply is split into; busier ranges go as one data chunk. */
@@ -323,7 +323,7 @@ final class Transmission {
         finish(r);
     }
 
-    /** FUA: the reply waits for a commit that holds the write. */
+    /** FUA: the reply waits for a store flush that makes the write durable. */
     private void finish(Request r) throws IOException {
         if ((r.flags & CMD_FLAG_FUA) != 0) {
             dev.flush();

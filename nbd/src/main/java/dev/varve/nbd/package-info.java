@@ -24,9 +24,10 @@
  * SEND_DF once structured replies are on.
  *
  * <h2>Durability</h2>
- * FLUSH, and FUA on a write, reply only after a store commit that holds the data: one fsync
- * shared by every concurrent flush (group commit). The commit covers the whole store, so a
- * FLUSH on one connection covers writes acknowledged on every connection (CAN_MULTI_CONN).
+ * FLUSH, and FUA on a write, reply only after {@code Store.flush} made the data durable: an
+ * intent record (which carries the data of a small flush) or a commit, one fsync shared by
+ * every concurrent flush (group commit). A flush covers the whole store, so a FLUSH on one
+ * connection covers writes acknowledged on every connection (CAN_MULTI_CONN).
  *
  * <h2>Errors</h2>
  * EINVAL for a read, trim or block status past the end, an over-long READ, an unknown command
