@@ -265,6 +265,16 @@ final class Collector {
             }
         }
         dead.addAll(store.log().retireIdleDataHeads(idle));
+        long projected = bytesBefore;
+        for (long id : dead) {
+            projected -= m.sizes.get(id);
+        }
+        int deletedEarly = 0;
+        if (store.hasSizeLimit() && !dead.isEmpty() && !candidates.isEmpty()) {
+            // under a size limit the compaction's own commit needs room: what is dead goes first
+            deletedEarly = store.reclaim(dead);
+            dead.clear();
+        }
         // cost-benefit (LFS): free space gained times age, over the cost of reading and moving
         // what lives; segment ids grow with time, so a lower id is older
         long newest = m.watermark;
@@ -272,10 +282,6 @@ final class Collector {
         Set<Long> victims = new HashSet<>();
         long toMove = 0;
         long budget = store.compactionBudget(maxMoveBytes);
-        long projected = bytesBefore;
-        for (long id : dead) {
-            projected -= m.sizes.get(id);
-        }
         for (long[] c : candidates) {
             if (targetBytes >= 0 && projected <= targetBytes) {
                 break;
@@ -296,7 +302,7 @@ final class Collector {
         }
         Set<Long> reclaim = new HashSet<>(dead);
         reclaim.addAll(victims);
-        int deleted = store.reclaim(reclaim);
+        int deleted = deletedEarly + store.reclaim(reclaim);
         long bytesAfter = 0;
         int segmentsAfter = 0;
         for (Segment s : store.log().segments()) {

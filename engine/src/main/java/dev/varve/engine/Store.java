@@ -496,6 +496,11 @@ public final class Store implements AutoCloseable {
         }
     }
 
+    /** True when the store's files are capped ({@code --max-size}). */
+    boolean hasSizeLimit() {
+        return maxSegments > 0;
+    }
+
     /** True when the store has a limit and its segments are past the point where writers are slowed. */
     private boolean nearLimit() {
         long limit = maxSegments;
@@ -512,9 +517,12 @@ public final class Store implements AutoCloseable {
         if (limit <= 0) {
             return wanted;
         }
-        // keep one segment for the compaction commit's own records; the rest may take moved data
-        long spare = limit - log.segmentCount() - 1;
-        return Math.min(wanted, Math.max(0, spare) * log.segmentSize());
+        // keep one segment for the compaction commit's own records, and one for the copy's
+        // second stream (moved data goes to the hot and the cold head, each of which may need a
+        // new segment for its last bytes); the rest, and what the two heads hold, may take it
+        long spare = limit - log.segmentCount() - 2;
+        return Math.min(wanted, Math.max(0, spare) * log.segmentSize() + log.dataHeadRoom(Log.HOT)
+                + log.dataHeadRoom(Log.COLD));
     }
 
     /**
