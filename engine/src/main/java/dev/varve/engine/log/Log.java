@@ -473,14 +473,29 @@ public final class Log implements Closeable {
             throw new CorruptionException(s.file.path(), address, "an inline intent op puts " + data.length
                     + " bytes at " + LogAddress.toString(address) + ", outside a data segment's data");
         }
-        Window w = new Window(s, HOT, off, ByteBuffer.allocateDirect(data.length).put(data).clear());
-        w.end = off + data.length;
         synchronized (dataLock) {
-            unwritten.add(w);
+            // the ops of one stream's small flushes lie back to back: one window takes a run of
+            // them, so reads scan a few windows however many records were replayed
+            Window w = restoring.get(s.id);
+            if (w == null || w.written || w.end != off || off + data.length > w.start + w.buf.capacity()) {
+                w = new Window(s, HOT, off, ByteBuffer.allocateDirect(Math.max(data.length, WINDOW_BYTES)));
+                restoring.put(s.id, w);
+                unwritten.add(w);
+            }
+            w.buf.put((int) (off - w.start), data);
+            w.end = off + data.length;
             dirtyData.add(s);
             unforcedData.add(s);
         }
     }
+
+    /** Windows not yet written to their segments (tests: restores share windows). */
+    public int unwrittenWindows() {
+        return unwritten.size();
+    }
+
+    /** The window that recovery's restores into a segment last went to, by segment id (guarded by dataLock). */
+    private final Map<Long, Window> restoring = new java.util.HashMap<>();
 
     /** Windows taken out of use, to be written before the data segments are forced. */
     public interface DetachedWindows {
