@@ -694,10 +694,10 @@ public final class Store implements AutoCloseable {
     /** Intent bytes past which a flush commits instead (recovery replays at most this much). */
     private static final long MAX_INTENT_BYTES = 64L << 20;
 
-
     /**
      * Logs every write and trim no intent record or commit holds yet, under the commit mutex:
-     * taken with no write in flight, then the data segments they were written to are forced,
+     * taken with no write in flight, then the data segments they were written to are forced
+     * (unless the records carry the data, {@link StoreOptions#inlineFlushBytes()}),
      * then the records, then the meta segment. Returns false, having changed nothing, when the
      * records would not fit in the meta head (a commit then moves the log on instead).
      */

@@ -165,8 +165,9 @@ public record StoreOptions(long segmentSize, long nodeCacheBytes, long commitInt
     }
 
     public StoreOptions withInlineFlushBytes(long v) {
-        if (v < 0 || v > 1 << 20) {
-            throw new IllegalArgumentException("inline flush bytes must be 0 to 1 MiB, got " + v);
+        if (v < 0 || v > 512 << 10) {
+            // an inline op stays well inside one intent record (1 MiB of payload)
+            throw new IllegalArgumentException("inline flush bytes must be 0 to 512 KiB, got " + v);
         }
         return new StoreOptions(segmentSize, nodeCacheBytes, commitIntervalMillis, dirtyBytesLimit, readOnly,
                 storageFactory, gcIntervalMillis, gcGarbageRatio, gcVictimUtilization, wipeOnReclaim, maxSizeBytes,

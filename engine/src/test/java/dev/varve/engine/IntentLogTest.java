@@ -207,6 +207,11 @@ class IntentLogTest {
             v.flush();
             assertEquals(2, disk.operations(CrashableStorage.Op.FORCE) - forces,
                     "a large flush forces the data segment, then the meta segment");
+            IllegalArgumentException neg = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> StoreOptions.defaults().withInlineFlushBytes(-1));
+            assertTrue(neg.getMessage().contains("0 to 512 KiB, got -1"), neg.getMessage());
+            org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> StoreOptions.defaults().withInlineFlushBytes(1 << 20));
             // the data of the small flush, still in its write-back window, reaches its segment now too
             long meta = store.bytesAppended() - before - big.length - BLOCK;
             assertTrue(meta > 0 && meta < 1024, "the large flush's record carries no data: " + meta + " bytes");
