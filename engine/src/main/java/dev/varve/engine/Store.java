@@ -704,6 +704,7 @@ public final class Store implements AutoCloseable {
     private boolean logIntents() throws IOException {
         List<IntentOps.Taken> taken = new ArrayList<>();
         boolean inline;
+        long dataBytesLogged;
         List<Segment> data;
         Log.DetachedWindows windows;
         MetaBatch batch;
@@ -723,6 +724,7 @@ public final class Store implements AutoCloseable {
             // small, the data goes into the records ({@link IntentLayout#INLINE}): one fsync, not
             // two; not near the store's limit, where a second copy takes room the reserve needs
             inline = dataBytes <= options.inlineFlushBytes() && !nearLimit();
+            dataBytesLogged = dataBytes;
             for (int i = 0; inline && i < taken.size(); i++) {
                 taken.set(i, new IntentOps.Taken(taken.get(i).volumeId(),
                         IntentOps.inline(taken.get(i).ops(), from.get(i).blockSize, log::readData)));
@@ -759,8 +761,22 @@ public final class Store implements AutoCloseable {
             txgLock.writeLock().unlock();
         }
         makeDurable(windows, data, batch, "logging the writes of generation " + gen);
+        if (inline && (inlineSinceWriteback += dataBytesLogged) >= INLINE_WRITEBACK_BYTES) {
+            // the data those records carry is still to be forced where it lies: start that on
+            // the sync thread now, so the next commit does not find seconds of it at once
+            inlineSinceWriteback = 0;
+            for (Segment s : log.unforcedDataSegments()) {
+                startWriteback(s);
+            }
+        }
         return true;
     }
+
+    /** Data that inline flushes logged since their data segments' last writeback began (under the commit mutex). */
+    private long inlineSinceWriteback;
+
+    /** Inline-flushed data after which the data segments are forced in the background. */
+    private static final long INLINE_WRITEBACK_BYTES = 4L << 20;
 
     /**
      * Forces a data segment the streams have moved past, on the sync thread, so its writeback

@@ -231,9 +231,10 @@ class IntentLogTest {
             v.write(2 * BLOCK, d, 0, BLOCK);
             v.flush();
             assertEquals(1, disk.operations(CrashableStorage.Op.FORCE) - forces, "far from the limit: inline");
-            byte[] chunk = pattern(16 * BLOCK, 4);
+            // 128 KiB flushes, over the inline limit: no background writeback races the count below
+            byte[] chunk = pattern(32 * BLOCK, 4);
             for (int i = 0; store.info().segmentCount() < 11; i++) {
-                v.write((long) (i % (BLOCKS / 16)) * chunk.length, chunk, 0, chunk.length);
+                v.write((long) (i % (BLOCKS / 32)) * chunk.length, chunk, 0, chunk.length);
                 v.flush();
             }
             forces = disk.operations(CrashableStorage.Op.FORCE);

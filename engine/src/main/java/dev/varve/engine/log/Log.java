@@ -908,6 +908,13 @@ public final class Log implements Closeable {
         }
     }
 
+    /** The data segments users wrote since they were last taken to be forced, left as they are. */
+    public List<Segment> unforcedDataSegments() {
+        synchronized (dataLock) {
+            return new ArrayList<>(unforcedData);
+        }
+    }
+
     /** True when records of {@code bytes} fit in the meta head without moving the log to a new segment. */
     public boolean metaHeadHasRoom(long bytes) {
         return metaHead != null && metaPos + bytes + RecordLayout.paddedLength(8) <= segmentSize;
