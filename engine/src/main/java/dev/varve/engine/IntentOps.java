@@ -15,8 +15,11 @@ import org.agrona.concurrent.UnsafeBuffer;
 public final class IntentOps {
     private ExpandableArrayBuffer buf;
     private int length;
+    /** Blocks the write ops name: what a flush would copy into inline ops. */
+    private long writtenBlocks;
 
     void write(long lba, int blocks, long address, int[] crcs) {
+        writtenBlocks += blocks;
         int at = reserve(IntentLayout.writeOpBytes(blocks));
         buf.putLong(at, lba);
         buf.putInt(at + 8, blocks);
@@ -49,6 +52,10 @@ public final class IntentOps {
         return length;
     }
 
+    long writtenBlocks() {
+        return writtenBlocks;
+    }
+
     /** The ops as bytes; they stay until {@link #clear()}. */
     byte[] bytes() {
         byte[] out = new byte[length];
@@ -60,6 +67,7 @@ public final class IntentOps {
 
     void clear() {
         length = 0;
+        writtenBlocks = 0;
         if (buf != null && buf.capacity() > (1 << 20)) {
             buf = null; // a burst's buffer is not kept for ever
         }
@@ -78,16 +86,6 @@ public final class IntentOps {
         return IntentLayout.writeOpBytes(blocks);
     }
 
-    /** Bytes of data the write ops of {@code ops} (none inline yet) name, with blocks of {@code blockSize}. */
-    static long dataBytes(byte[] ops, int blockSize) {
-        UnsafeBuffer b = new UnsafeBuffer(ops);
-        long bytes = 0;
-        for (int p = 0; p < ops.length; p += opLength(b, p)) {
-            bytes += (long) b.getInt(p + 8) * blockSize;
-        }
-        return bytes;
-    }
-
     /** Reads data at a log address (a store's data read, write-back windows included). */
     @FunctionalInterface
     interface DataReader {
@@ -95,33 +93,35 @@ public final class IntentOps {
     }
 
     /**
-     * {@code ops} with every write op made inline: followed by the data it wrote, read back at
-     * its log address. Trims are kept as they are.
+     * {@code ops} (none inline yet, naming {@code dataBytes} of data) with every write op made
+     * inline: followed by the data it wrote, read back at its log address straight into the
+     * result. Trims are kept as they are.
      */
-    static byte[] inline(byte[] ops, int blockSize, DataReader reader) throws java.io.IOException {
+    static byte[] inline(byte[] ops, int blockSize, long dataBytes, DataReader reader) throws java.io.IOException {
         UnsafeBuffer b = new UnsafeBuffer(ops);
-        ExpandableArrayBuffer out = new ExpandableArrayBuffer(ops.length + (int) dataBytes(ops, blockSize) + 64);
+        int writes = 0;
+        for (int p = 0; p < ops.length; p += opLength(b, p)) {
+            writes += b.getInt(p + 8) == 0 ? 0 : 1;
+        }
+        byte[] out = new byte[Math.toIntExact(ops.length + 4L * writes + dataBytes)];
+        UnsafeBuffer o = new UnsafeBuffer(out);
         int q = 0;
         for (int p = 0; p < ops.length; ) {
             int len = opLength(b, p);
             int blocks = b.getInt(p + 8);
-            out.putBytes(q, b, p, len);
+            o.putBytes(q, b, p, len);
             if (blocks == 0) {
                 q += len;
             } else {
-                out.putInt(q + 8, blocks | IntentLayout.INLINE);
+                o.putInt(q + 8, blocks | IntentLayout.INLINE);
                 int bytes = blocks * blockSize;
-                out.putInt(q + len, bytes);
-                byte[] data = new byte[bytes];
-                reader.read(b.getLong(p + 12), java.nio.ByteBuffer.wrap(data));
-                out.putBytes(q + len + 4, data);
+                o.putInt(q + len, bytes);
+                reader.read(b.getLong(p + 12), java.nio.ByteBuffer.wrap(out, q + len + 4, bytes));
                 q += IntentLayout.inlineOpBytes(blocks, bytes);
             }
             p += len;
         }
-        byte[] r = new byte[q];
-        out.getBytes(0, r);
-        return r;
+        return out;
     }
 
     /** One volume's ops taken by a flush. */

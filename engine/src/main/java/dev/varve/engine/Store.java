@@ -485,7 +485,7 @@ public final class Store implements AutoCloseable {
                     + " and " + used + " are in use; destroy snapshots or volumes and run 'varve gc', or open it with a"
                     + " larger --max-size. Nothing was written.");
         }
-        long soft = userLimit * 9 / 10;
+        long soft = slowedFrom(limit);
         if (used + needed > soft) {
             wakeCollector();
             try {
@@ -504,7 +504,12 @@ public final class Store implements AutoCloseable {
     /** True when the store has a limit and its segments are past the point where writers are slowed. */
     private boolean nearLimit() {
         long limit = maxSegments;
-        return limit > 0 && log.segmentCount() + 1 > (limit - reserveSegments(limit)) * 9 / 10;
+        return limit > 0 && log.segmentCount() + 1 > slowedFrom(limit);
+    }
+
+    /** Segments in use past which writers are slowed: nine tenths of what the reserve leaves them. */
+    private static long slowedFrom(long limit) {
+        return (limit - reserveSegments(limit)) * 9 / 10;
     }
 
     static long reserveSegments(long limit) {
@@ -703,8 +708,9 @@ public final class Store implements AutoCloseable {
      */
     private boolean logIntents() throws IOException {
         List<IntentOps.Taken> taken = new ArrayList<>();
+        List<Long> dataOf = new ArrayList<>();
+        long dataBytes = 0;
         boolean inline;
-        long dataBytesLogged;
         List<Segment> data;
         Log.DetachedWindows windows;
         MetaBatch batch;
@@ -712,22 +718,21 @@ public final class Store implements AutoCloseable {
         txgLock.writeLock().lock();
         try {
             List<Volume> from = new ArrayList<>();
-            long dataBytes = 0;
             for (Volume v : loggedVolumes) {
                 if (!v.destroyed && v.ops.length() > 0) {
-                    byte[] ops = v.ops.bytes();
-                    taken.add(new IntentOps.Taken(v.id(), ops));
                     from.add(v);
-                    dataBytes += IntentOps.dataBytes(ops, v.blockSize);
+                    dataOf.add(v.ops.writtenBlocks() * v.blockSize);
+                    dataBytes += dataOf.get(dataOf.size() - 1);
                 }
             }
             // small, the data goes into the records ({@link IntentLayout#INLINE}): one fsync, not
             // two; not near the store's limit, where a second copy takes room the reserve needs
             inline = dataBytes <= options.inlineFlushBytes() && !nearLimit();
-            dataBytesLogged = dataBytes;
-            for (int i = 0; inline && i < taken.size(); i++) {
-                taken.set(i, new IntentOps.Taken(taken.get(i).volumeId(),
-                        IntentOps.inline(taken.get(i).ops(), from.get(i).blockSize, log::readData)));
+            for (int i = 0; i < from.size(); i++) {
+                Volume v = from.get(i);
+                byte[] ops = v.ops.bytes();
+                taken.add(new IntentOps.Taken(v.id(),
+                        inline ? IntentOps.inline(ops, v.blockSize, dataOf.get(i), log::readData) : ops));
             }
             List<byte[]> payloads = IntentOps.payloads(lastCommit.address(), intentsSinceCommit, taken);
             long bytes = 0;
@@ -761,7 +766,7 @@ public final class Store implements AutoCloseable {
             txgLock.writeLock().unlock();
         }
         makeDurable(windows, data, batch, "logging the writes of generation " + gen);
-        if (inline && (inlineSinceWriteback += dataBytesLogged) >= INLINE_WRITEBACK_BYTES) {
+        if (inline && (inlineSinceWriteback += dataBytes) >= INLINE_WRITEBACK_BYTES) {
             // the data those records carry is still to be forced where it lies: start that on
             // the sync thread now, so the next commit does not find seconds of it at once
             inlineSinceWriteback = 0;

@@ -34,10 +34,14 @@ class IntentLogTest {
 
         Model copy() {
             Model m = new Model();
-            for (int v = 0; v < 2; v++) {
-                m.blocks[v] = blocks[v].clone();
-            }
+            m.set(this);
             return m;
+        }
+
+        void set(Model from) {
+            for (int v = 0; v < 2; v++) {
+                blocks[v] = from.blocks[v].clone();
+            }
         }
 
         String verify(Store store, String context) throws IOException {
@@ -79,16 +83,31 @@ class IntentLogTest {
         }
     }
 
+    /** What a test does to a store before the power is cut. */
+    @FunctionalInterface
+    private interface Work {
+        void on(Store store) throws Exception;
+    }
+
     /**
-     * Cuts the power under a store and closes it: its close fails then, as it should. Checks
-     * run after this, so that a failure of theirs is never taken for the close's.
+     * Opens a store on {@code disk}, does {@code work}, takes the image a power cut leaves
+     * ({@code cut}), then cuts the power and closes the store: its close fails then, as it
+     * should. Checks run on the image after this, so a failure of theirs is never taken for the
+     * close's, and the original store never writes over the image.
      */
-    private static void cutAndClose(CrashableStorage disk, Store store) {
-        disk.powerOff();
+    private static CrashableStorage cutAfter(CrashableStorage disk, Work work,
+                                             java.util.function.UnaryOperator<CrashableStorage> cut) throws Exception {
+        Store store = Store.open(ROOT, options(disk));
         try {
-            store.close();
-        } catch (IOException expected) {
-            // the disk is off
+            work.on(store);
+            return cut.apply(disk);
+        } finally {
+            disk.powerOff();
+            try {
+                store.close();
+            } catch (IOException expected) {
+                // the disk is off
+            }
         }
     }
 
@@ -150,25 +169,20 @@ class IntentLogTest {
             CrashableStorage disk = fresh();
             Model flushed = new Model();
             Model live = new Model();
-            long gen;
-            CrashableStorage image;
-            Store store = Store.open(ROOT, options(disk));
-            try {
-                gen = store.lastCommit().generation();
+            long[] gen = new long[1];
+            CrashableStorage image = cutAfter(disk, store -> {
+                gen[0] = store.lastCommit().generation();
                 int flushes = 1 + r.nextInt(6);
                 for (int f = 0; f < flushes; f++) {
                     randomOps(store, live, r, 1 + r.nextInt(60));
                     store.flush();
-                    flushed = live.copy();
+                    flushed.set(live);
                 }
                 randomOps(store, live, r, r.nextInt(30)); // never flushed: must not appear
-                image = disk.crash(r);
-            } finally {
-                cutAndClose(disk, store); // the original store must not write over the image
-            }
+            }, d -> d.crash(r));
             String context = "seed " + seed + " round " + round;
             try (Store after = Store.open(ROOT, options(image))) {
-                assertEquals(gen + 1, after.lastCommit().generation(),
+                assertEquals(gen[0] + 1, after.lastCommit().generation(),
                         context + ": opening commits the replayed intents at once");
                 String bad = flushed.verify(after, context);
                 assertEquals(null, bad);
@@ -251,10 +265,8 @@ class IntentLogTest {
         Random r = new Random(seed);
         CrashableStorage disk = fresh();
         Model m = new Model();
-        Model flushed;
-        CrashableStorage image;
-        Store store = Store.open(ROOT, options(disk));
-        try {
+        Model flushed = new Model();
+        CrashableStorage image = cutAfter(disk, store -> {
             // flushes of one to three blocks: each record carries its data, no data segment is
             // forced, and overwrites and trims between them are replayed in order
             for (int f = 0; f < 120; f++) {
@@ -276,12 +288,9 @@ class IntentLogTest {
                 assertEquals(1, disk.operations(CrashableStorage.Op.FORCE) - forces, "flush " + f + " forces one file");
             }
             assertTrue(store.intentRecordsWritten() >= 100, store.intentRecordsWritten() + " intent records");
-            flushed = m.copy();
+            flushed.set(m);
             randomOps(store, m, r, 5); // never flushed
-            image = disk.crashLosingUnsynced();
-        } finally {
-            cutAndClose(disk, store);
-        }
+        }, CrashableStorage::crashLosingUnsynced);
         String context = "seed " + seed;
         CrashableStorage readOnlyImage = image.crashLosingUnsynced();
         long writes = readOnlyImage.operations(CrashableStorage.Op.WRITE);
@@ -331,9 +340,7 @@ class IntentLogTest {
         // 8 MiB segments: intents never leave the meta segment, and 1.3 MB of them fit
         CrashableStorage disk = fresh(8 << 20);
         Model m = new Model();
-        CrashableStorage image;
-        Store store = Store.open(ROOT, options(disk));
-        try {
+        CrashableStorage image = cutAfter(disk, store -> {
             // single-block writes to every other block, many times over: 48,000 ops of 24 bytes in
             // one flush, more than one intent record holds
             Random r = new Random(7);
@@ -347,10 +354,7 @@ class IntentLogTest {
             }
             store.flush();
             assertTrue(store.intentRecordsWritten() >= 2, store.intentRecordsWritten() + " intent records");
-            image = disk.crash(new Random(8));
-        } finally {
-            cutAndClose(disk, store);
-        }
+        }, d -> d.crash(new Random(8)));
         try (Store after = Store.open(ROOT, options(image))) {
             assertEquals(null, m.verify(after, "after the cut"));
         }
@@ -360,15 +364,10 @@ class IntentLogTest {
     void aReadOnlyOpenReplaysInMemoryAndWritesNothing() throws Exception {
         CrashableStorage disk = fresh();
         Model m = new Model();
-        CrashableStorage image;
-        Store store = Store.open(ROOT, options(disk));
-        try {
+        CrashableStorage image = cutAfter(disk, store -> {
             randomOps(store, m, new Random(3), 200);
             store.flush();
-            image = disk.crash(new Random(4));
-        } finally {
-            cutAndClose(disk, store);
-        }
+        }, d -> d.crash(new Random(4)));
         long writes = image.operations(CrashableStorage.Op.WRITE);
         try (Store ro = Store.open(ROOT, options(image).withReadOnly(true))) {
             assertEquals(null, m.verify(ro, "read-only"));
@@ -383,15 +382,13 @@ class IntentLogTest {
     void aSnapshotAfterFlushedWritesHoldsThemAndTheIntentsBeforeItAreNotReplayed() throws Exception {
         CrashableStorage disk = fresh();
         Model m = new Model();
-        Model atSnapshot;
-        CrashableStorage image;
-        Store store = Store.open(ROOT, options(disk));
-        try {
+        Model atSnapshot = new Model();
+        CrashableStorage image = cutAfter(disk, store -> {
             Random r = new Random(11);
             randomOps(store, m, r, 100);
             store.flush();
             store.snapshot("v0", "s", java.util.Map.of());
-            atSnapshot = m.copy();
+            atSnapshot.set(m);
             // reverted after the snapshot: an obsolete intent must never be replayed over it
             randomOps(store, m, r, 100);
             store.flush();
@@ -400,10 +397,7 @@ class IntentLogTest {
             store.volume("v0").write(0, new byte[BLOCK], 0, BLOCK);
             m.blocks[0][0] = new byte[BLOCK];
             store.flush();
-            image = disk.crash(new Random(12));
-        } finally {
-            cutAndClose(disk, store);
-        }
+        }, d -> d.crash(new Random(12)));
         try (Store after = Store.open(ROOT, options(image))) {
             assertEquals(null, m.verify(after, "after the cut"));
             byte[] snap = new byte[BLOCKS * BLOCK];
