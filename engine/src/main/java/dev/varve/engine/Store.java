@@ -573,8 +573,12 @@ public final class Store implements AutoCloseable {
         }
     }
 
-    /** Heap a dirty extent node takes, about: 64 extents with their checksum arrays, and the node's own arrays. */
-    private static final long DIRTY_NODE_BYTES = 6 << 10;
+    /**
+     * Heap a dirty extent node may take: a full leaf, weighed as the node cache weighs a node
+     * (three times its encoded bytes; a leaf of one-block extents holds several hundred
+     * objects). Interior and part-full nodes take less, so the bound errs towards committing.
+     */
+    static final long DIRTY_NODE_BYTES = 3L * TreeKind.EXTENTS.maxLeafBytes;
 
     /**
      * Bounds the data written since the last commit, as a ZFS transaction group is bounded:

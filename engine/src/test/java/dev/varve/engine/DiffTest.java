@@ -154,32 +154,39 @@ class DiffTest {
 
     /**
      * The walk reads the paths that changed, not the tree: the same small change costs a
-     * similar number of node reads in a volume with 30 times more extents (one level deeper).
+     * similar number of node reads in a volume with 30 times more extents, one level deeper.
+     * Both maps are large enough that the 16 changes land in about as many leaves.
      */
     @Test
     void costFollowsTheChangeNotTheVolume() throws Exception {
         try (Store store = Store.create(dir.resolve("s"))) {
-            long small = nodesReadForChange(store, "small", 1_000);
-            long big = nodesReadForChange(store, "big", 30_000);
+            long small = nodesReadForChange(store, "small", 8_000);
+            long big = nodesReadForChange(store, "big", 240_000);
             long bigTree = Diff.between(store, "small@a", "big@a").nodesRead();
-            System.out.println("diff node reads: " + small + " (1,000 extents), " + big + " (30,000 extents), whole tree "
-                    + bigTree);
-            // about two trees x 16 changes x tree height: 2 levels against 3
+            int smallHeight = store.volume("small").map.tree().height();
+            int bigHeight = store.volume("big").map.tree().height();
+            System.out.println("diff node reads: " + small + " (8,000 extents, " + smallHeight + " levels), " + big
+                    + " (240,000 extents, " + bigHeight + " levels), whole tree " + bigTree);
+            assertEquals(smallHeight + 1, bigHeight, "the big map is one level deeper");
+            // about two trees x (16 changed leaves + the interiors above them)
             assertTrue(big * 2 <= small * 5, big + " node reads against " + small);
             assertTrue(big * 10 < bigTree, big + " node reads, the whole tree has " + bigTree);
         }
     }
 
+    /** Node reads of a diff over 16 one-block changes spread across a map of one-block extents (512-byte blocks). */
     private static long nodesReadForChange(Store store, String name, int extents) throws Exception {
-        Volume v = store.createVolume(name, 64L * 2 * 30_000 * BS);
-        byte[] b = new byte[BS];
+        int bs = 512;
+        Volume v = store.createVolume(name, 2L * extents * bs, bs);
+        byte[] b = new byte[bs];
         for (int i = 0; i < extents; i++) {
-            v.write((long) i * 2 * 64 * BS, b, 0, BS); // far apart: one extent each
+            v.write(2L * i * bs, b, 0, bs); // a hole between: one extent each
         }
         store.snapshot(name, "a", null);
         Random r = new Random(7);
         for (int i = 0; i < 16; i++) {
-            v.write((long) r.nextInt(extents) * 2 * 64 * BS + BS, b, 0, BS);
+            long e = (long) i * (extents / 16) + r.nextInt(extents / 16);
+            v.write(2L * e * bs + bs, b, 0, bs);
         }
         store.snapshot(name, "b", null);
         Diff.Result d = Diff.between(store, name + "@a", name + "@b");

@@ -411,9 +411,9 @@ class IntentLogTest {
 
     @Test
     void dirtyNodesNeverOutgrowTheirBoundWhileFlushesOnlyLogIntents(@TempDir Path tmp) throws Exception {
-        // 24,576 one-block extents, every other block, fill about 600 leaves; once committed,
+        // 24,576 one-block extents, every other block, fill about 60 leaves; once committed,
         // random overwrites copy a clean leaf each, and logged flushes write no tree: only the
-        // dirty-node bound (twice the 1 MiB cache here: 341 nodes of 6 KiB) commits them
+        // dirty-node bound (twice the 1 MiB cache here, at a full leaf's heap per node) commits them
         StoreOptions o = StoreOptions.defaults().withCommitIntervalMillis(0).withDirtyBytesLimit(Long.MAX_VALUE)
                 .withGcIntervalMillis(0).withNodeCacheBytes(1 << 20);
         try (Store store = Store.create(tmp.resolve("s"), o)) {
@@ -435,8 +435,9 @@ class IntentLogTest {
                 most = Math.max(most, store.cache().dirtyNodes());
             }
             assertTrue(store.lastCommit().generation() > gen, "the dirty-node bound committed");
-            // 2 MiB of 6 KiB nodes, and the path the write that crossed it dirtied
-            assertTrue(most <= (2 << 20) / (6 << 10) + 8, "at most " + most + " dirty nodes");
+            // 2 MiB of full leaves, and the path the write that crossed it dirtied
+            long bound = (2 << 20) / Store.DIRTY_NODE_BYTES;
+            assertTrue(most <= bound + 8, "at most " + most + " dirty nodes, bound " + bound);
         }
     }
 

@@ -190,8 +190,8 @@ class RepairTest {
         CrashableStorage d = new CrashableStorage(Disk.ROOT);
         try (Store s = Store.create(Disk.ROOT, Stores.options(d))) {
             Volume v = s.createVolume("vm1", 64L << 20);
-            for (int i = 0; i < 300; i++) {
-                v.write(4096L * 3 * i, A, 0, 4096); // 300 separate extents: several leaves under one root
+            for (int i = 0; i < 3_000; i++) {
+                v.write(4096L * 3 * i, A, 0, 4096); // 3,000 separate extents: several leaves under one root
             }
         }
         Disk.Rec leaf = Disk.records(d).stream().filter(x -> x.typeName().equals("extent-leaf")).findFirst().orElseThrow();

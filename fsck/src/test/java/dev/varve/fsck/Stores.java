@@ -38,6 +38,14 @@ final class Stores {
             Store store = Store.create(Disk.ROOT, options(disk));
             Volume a = store.createVolume("vm1", 16L << 20, 4096);
             Volume b = store.createVolume("vm2", 2L << 20, 512);
+            // one-block extents at every other block of vm2: enough leaves (bounded by bytes,
+            // several hundred such extents each) that its tree has an interior node
+            byte[] one = new byte[512];
+            for (int k = 0; k < 1_500; k++) {
+                r.nextBytes(one);
+                b.write(512L * 2 * k, one, 0, one.length);
+            }
+            store.flush();
             for (int i = 0; i < commits || (i % 10 != 0 || metaSegments(disk) < 2) && i < 20 * commits; i++) {
                 byte[] d = new byte[4096 * (1 + r.nextInt(4))];
                 r.nextBytes(d);

@@ -210,8 +210,9 @@ public final class CowTree<V> {
         if (n.leaf) {
             int i = n.floorIndex(key);
             if (i >= 0 && n.keys[i] == key) {
+                n.bytes += codec.encodedLength(value) - codec.encodedLength(n.value(i));
                 n.values[i] = value;
-                return null;
+                return kind.leafOverfull(n.count, n.bytes) ? split(n) : null;
             }
             int at = i + 1;
             n.ensureCapacity(n.count + 1);
@@ -220,7 +221,8 @@ public final class CowTree<V> {
             n.keys[at] = key;
             n.values[at] = value;
             n.count++;
-            return n.count > kind.maxLeaf ? split(n) : null;
+            n.bytes += 8 + codec.encodedLength(value);
+            return kind.leafOverfull(n.count, n.bytes) ? split(n) : null;
         }
         int i = n.floorIndex(key);
         if (i < 0) {
@@ -254,7 +256,7 @@ public final class CowTree<V> {
     }
 
     private Node<V> split(Node<V> n) {
-        int half = n.count / 2;
+        int half = n.leaf ? leafSplitPoint(n) : n.count / 2;
         int moved = n.count - half;
         Node<V> r = new Node<>(n.leaf, Math.max(moved * 2, 8));
         source.dirtied();
@@ -262,6 +264,12 @@ public final class CowTree<V> {
         if (n.leaf) {
             System.arraycopy(n.values, half, r.values, 0, moved);
             java.util.Arrays.fill(n.values, half, n.count, null);
+            int rightBytes = Node.PREFIX_BYTES;
+            for (int i = 0; i < moved; i++) {
+                rightBytes += 8 + codec.encodedLength(r.value(i));
+            }
+            r.bytes = rightBytes;
+            n.bytes -= rightBytes - Node.PREFIX_BYTES;
         } else {
             System.arraycopy(n.childAddr, half, r.childAddr, 0, moved);
             System.arraycopy(n.childLen, half, r.childLen, 0, moved);
@@ -273,6 +281,25 @@ public final class CowTree<V> {
         r.count = moved;
         n.count = half;
         return r;
+    }
+
+    /**
+     * Where an overfull leaf splits: the first entry of the right half by bytes, so both
+     * halves hold about as many bytes (and entries, when the leaf is over by count).
+     */
+    private int leafSplitPoint(Node<V> n) {
+        if (n.count > kind.maxLeaf) {
+            return n.count / 2;
+        }
+        int half = (n.bytes - Node.PREFIX_BYTES) / 2;
+        int acc = 0;
+        for (int i = 0; i < n.count - 1; i++) {
+            acc += 8 + codec.encodedLength(n.value(i));
+            if (acc >= half) {
+                return i + 1;
+            }
+        }
+        return n.count - 1;
     }
 
     public boolean remove(long key) throws IOException {
@@ -298,6 +325,7 @@ public final class CowTree<V> {
     private void remove(Node<V> n, long key) throws IOException {
         if (n.leaf) {
             int i = n.floorIndex(key);
+            n.bytes -= 8 + codec.encodedLength(n.value(i));
             System.arraycopy(n.keys, i + 1, n.keys, i, n.count - i - 1);
             System.arraycopy(n.values, i + 1, n.values, i, n.count - i - 1);
             n.count--;
@@ -312,12 +340,14 @@ public final class CowTree<V> {
             removePointer(n, i);
             return;
         }
-        int max = c.leaf ? kind.maxLeaf : kind.maxInterior;
-        if (c.count < max / 4 && n.count > 1) {
+        boolean underfull = c.leaf ? kind.leafUnderfull(c.count, c.bytes) : c.count < kind.maxInterior / 4;
+        if (underfull && n.count > 1) {
             int left = i > 0 ? i - 1 : i;
             Node<V> a = left == i ? c : mutable(child(n, left));
             Node<V> b = left == i ? mutable(child(n, i + 1)) : c;
-            if (a.count + b.count <= max) {
+            boolean fits = c.leaf ? !kind.leafOverfull(a.count + b.count, a.bytes + b.bytes - Node.PREFIX_BYTES)
+                    : a.count + b.count <= kind.maxInterior;
+            if (fits) {
                 n.children[left] = a;
                 append(a, b);
                 removePointer(n, left + 1);
@@ -333,6 +363,7 @@ public final class CowTree<V> {
         System.arraycopy(b.keys, 0, a.keys, a.count, b.count);
         if (a.leaf) {
             System.arraycopy(b.values, 0, a.values, a.count, b.count);
+            a.bytes += b.bytes - Node.PREFIX_BYTES;
         } else {
             System.arraycopy(b.childAddr, 0, a.childAddr, a.count, b.count);
             System.arraycopy(b.childLen, 0, a.childLen, a.count, b.count);
@@ -462,6 +493,7 @@ public final class CowTree<V> {
                     if (copy == null) {
                         copy = n.copy(0);
                     }
+                    copy.bytes += codec.encodedLength(moved) - codec.encodedLength(v);
                     copy.values[i] = moved;
                 }
             }
@@ -501,6 +533,15 @@ public final class CowTree<V> {
         }
         r.forwarding().put(addr, result);
         return result;
+    }
+
+    /** Levels from the root to the leaves: 0 for an empty tree, 1 for a lone leaf. */
+    public int height() throws IOException {
+        int h = 0;
+        for (Node<V> n = rootNode(); n != null; n = n.leaf ? null : child(n, 0)) {
+            h++;
+        }
+        return h;
     }
 
     /** Replaces this tree's content by another root (revert, clone); drops dirty state. */

@@ -31,6 +31,8 @@ public final class Node<V> {
     long[] childMinSeg;
     Node<V>[] children;       // interior: in-memory child, set while the child is dirty
 
+    /** A leaf's payload bytes as encoded ({@link #encodedLength}), kept as entries change. */
+    int bytes = PREFIX_BYTES;
     boolean dirty;
     long address;
     int length;
@@ -115,6 +117,7 @@ public final class Node<V> {
     Node<V> copy(int extra) {
         Node<V> n = new Node<>(leaf, Math.max(keys.length, count + extra));
         n.count = count;
+        n.bytes = bytes;
         System.arraycopy(keys, 0, n.keys, 0, count);
         if (leaf) {
             System.arraycopy(values, 0, n.values, 0, count);
@@ -234,6 +237,7 @@ public final class Node<V> {
             }
         }
         n.count = count;
+        n.bytes = p - offset;
         n.dirty = false;
         return n;
     }

@@ -69,11 +69,55 @@ class ExtentMapTest {
             next = Math.max(next, lastAddressEnd);
             if (op % 5_000 == 0) {
                 check(map, address, crc, 0, blocks);
+                checkNodes(map.tree().rootNode(), true);
             }
             int from = r.nextInt(blocks);
             check(map, address, crc, from, Math.min(blocks, from + 1 + r.nextInt(3)));
         }
         check(map, address, crc, 0, blocks);
+        checkNodes(map.tree().rootNode(), true);
+        assertTrue(map.tree().height() >= 2, "the map grew past one leaf: " + map.tree().height());
+    }
+
+    /**
+     * A disk written in long runs, then overwritten in 64 KiB pieces at random places as a
+     * thousand snapshots' worth of changes would, keeps as many levels: leaves are bounded by
+     * bytes, and the bytes follow the blocks mapped, not how many pieces map them.
+     */
+    @Test
+    void overwritesThatSplitTheMapDoNotDeepenIt() throws IOException {
+        int blocks = 131_072; // 512 MiB of 4 KiB blocks
+        ExtentMap map = new ExtentMap(new CowTree<>(TreeKind.EXTENTS, Extent.CODEC, NOTHING_ON_DISK, TreePointer.EMPTY),
+                BLOCK);
+        long next = 1L << 32;
+        for (int b = 0; b < blocks; b += Extent.MAX_BLOCKS) {
+            map.insert(b, new Extent(Extent.MAX_BLOCKS, next, 1, new int[Extent.MAX_BLOCKS]));
+            next += (long) Extent.MAX_BLOCKS * BLOCK;
+        }
+        int fresh = map.tree().height();
+        Random r = new Random(42);
+        for (int i = 0; i < 8_000; i++) {
+            next += (long) (Extent.MAX_BLOCKS + 1) * BLOCK; // contiguous with nothing
+            map.insert(r.nextInt(blocks / 16) * 16L, new Extent(16, next, 2, new int[16]));
+        }
+        long[] extents = {0};
+        map.map(0, blocks, (lba, count, e, skip) -> extents[0]++);
+        assertTrue(extents[0] > 5_000, "the overwrites split the map: " + extents[0] + " runs");
+        assertEquals(fresh, map.tree().height(), "levels after " + extents[0] + " runs, against the fresh map's");
+        checkNodes(map.tree().rootNode(), true);
+    }
+
+    /** Every node's kept byte count is its encoded length, and no leaf of two or more entries is over its bound. */
+    private static void checkNodes(Node<Extent> n, boolean root) {
+        if (n.leaf) {
+            assertEquals(n.encodedLength(Extent.CODEC), n.bytes, "kept bytes of a leaf of " + n.count);
+            assertTrue(n.count == 1 || n.bytes <= TreeKind.EXTENTS.maxLeafBytes, "leaf of " + n.bytes + " bytes");
+            assertTrue(root || n.count > 0, "an empty leaf below the root");
+            return;
+        }
+        for (int i = 0; i < n.count; i++) {
+            checkNodes(n.dirtyChild(i), false);
+        }
     }
 
     @Test
