@@ -3,23 +3,29 @@ package dev.varve.nbd;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.varve.engine.BlockDevice;
+import dev.varve.nbd.control.ControlClient;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** QEMU's own tools against the server: qemu-io, qemu-img info, convert, compare and map. */
 class QemuClientTest {
     private static final long MiB = 1 << 20;
+    private static final Pattern WROTE = Pattern.compile("wrote \\d+/\\d+ bytes at offset \\d+");
 
     @TempDir
     Path tmp;
@@ -130,32 +136,74 @@ class QemuClientTest {
 
     @Test
     void snapshotTakenWhileQemuIoWritesIsExportedReadOnly() throws Exception {
-        Tools.require("qemu-io", "qemu-img");
+        Tools.require("qemu-io", "qemu-img", "stdbuf");
+        int writes = 256;
+        int piece = 256 << 10;
         try (Served s = Served.start(tmp, 64 * MiB)) {
             Tools.qemuIo(s.url("vol"), "write -P 0x01 0 64M").ok();
-            // qemu-io keeps rewriting the disk with 0x02 while the snapshot is taken
+            // qemu-io rewrites the disk with 0x02, one piece after the other, with a pause between
+            List<String> cmd = new ArrayList<>(List.of("stdbuf", "-oL", "qemu-io", "-f", "raw", s.url("vol")));
+            for (int i = 0; i < writes; i++) {
+                cmd.addAll(List.of("-c", "write -P 0x02 " + (long) i * piece + " " + piece, "-c", "sleep 15"));
+            }
             Path log = tmp.resolve("writer.log");
-            Process writer = Tools.start(List.of("qemu-io", "-f", "raw", s.url("vol"),
-                    "-c", "write -P 0x02 0 16M", "-c", "write -P 0x02 16M 16M",
-                    "-c", "write -P 0x02 32M 16M", "-c", "write -P 0x02 48M 16M"), log);
-            Thread.sleep(50);
-            s.store.snapshot("vol", "live", Map.of("taken-by", "test"));
-            assertEquals(0, writer.waitFor(), Files.readString(log));
+            Process writer = Tools.start(cmd, log);
+            int before;
+            int after;
+            try (ControlClient control = ControlClient.connect(s.dir)) {
+                assertNotNull(control, "the server's control socket");
+                // the snapshot is taken as 'varve snapshot' takes it, once the volume shows new data
+                byte[] first = new byte[4096];
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                do {
+                    assertTrue(writer.isAlive(), "the writer ended before its data showed:\n" + Files.readString(log));
+                    assertTrue(System.nanoTime() < deadline, "no new data within 60 s:\n" + Files.readString(log));
+                    Thread.sleep(5);
+                    s.store.volume("vol").read(0, first, 0, first.length);
+                } while (first[0] != 2 || reported(log) == 0);
+                before = reported(log);
+                control.snapshot("vol", "live", Map.of("taken-by", "test"));
+                after = reported(log);
+                System.out.println("live snapshot taken after " + before + " to " + after + " of " + writes + " pieces");
+                // pieces from after + 1 on were not even sent when the snapshot returned
+                assertTrue(after + 1 < writes && writer.isAlive(), "the writer was done (" + after + " of " + writes
+                        + " pieces) before the snapshot: it was not taken live");
+            } finally {
+                if (!writer.waitFor(120, TimeUnit.SECONDS)) {
+                    writer.destroyForcibly();
+                }
+            }
+            assertEquals(0, writer.exitValue(), Files.readString(log));
+            assertEquals(writes, reported(log), Files.readString(log));
 
-            // the snapshot is a consistent image: every 64 KiB piece is all old or all new
+            // the export is a consistent point: each block all old or all new, the pieces written
+            // before the snapshot new, those not yet sent old
             Path snapFile = tmp.resolve("snap.raw");
             Tools.run("qemu-img", "convert", "-f", "raw", "-O", "raw", s.url("vol@live"), snapFile.toString()).ok();
             byte[] snap = Files.readAllBytes(snapFile);
             assertEquals(64 * MiB, snap.length);
-            for (int at = 0; at < snap.length; at += 65536) {
-                byte first = snap[at];
-                assertTrue(first == 1 || first == 2, "byte " + at + " is " + first);
-                for (int k = at; k < at + 65536; k++) {
-                    if (snap[k] != first) {
-                        throw new AssertionError("torn 64 KiB piece at " + at);
+            int newBlocks = 0;
+            int oldBlocks = 0;
+            for (int at = 0; at < snap.length; at += 4096) {
+                byte v = snap[at];
+                for (int k = at; k < at + 4096; k++) {
+                    if (snap[k] != v || (v != 1 && v != 2)) {
+                        throw new AssertionError("block at " + at + " is torn or foreign: byte " + k + " is " + snap[k]);
                     }
                 }
+                int pieceIndex = at / piece;
+                if (pieceIndex < before) {
+                    assertEquals(2, v, "block " + at + " was written before the snapshot (" + before + " pieces)");
+                } else if (pieceIndex > after) {
+                    assertEquals(1, v, "block " + at + " was written after the snapshot (" + after + " pieces)");
+                }
+                if (v == 2) {
+                    newBlocks++;
+                } else {
+                    oldBlocks++;
+                }
             }
+            assertTrue(newBlocks > 0 && oldBlocks > 0, newBlocks + " new, " + oldBlocks + " old blocks");
             // the export is the snapshot, byte for byte, and it is read-only
             BlockDevice d = s.store.device("vol@live");
             byte[] engine = new byte[snap.length];
@@ -167,5 +215,10 @@ class QemuClientTest {
             // the head has the writer's data in full
             Tools.qemuIo(s.url("vol"), "read -P 0x02 0 64M").ok();
         }
+    }
+
+    /** How many writes qemu-io has reported done so far. */
+    private static int reported(Path log) throws Exception {
+        return (int) WROTE.matcher(Files.readString(log)).results().count();
     }
 }
