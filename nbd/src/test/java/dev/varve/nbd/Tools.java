@@ -15,7 +15,9 @@ import org.junit.jupiter.api.Assumptions;
 
 /**
  * Runs the real NBD clients (qemu-io, qemu-img, nbdinfo, nbdcopy) as child processes. A test
- * that needs one skips when it is not installed (CI installs qemu-utils and libnbd-bin).
+ * that needs one skips when it is not installed, except under CI ({@code CI=true}), where a
+ * missing tool fails the test: CI installs qemu-utils and libnbd-bin, and a client test that
+ * quietly stops running there would hide a broken server.
  */
 final class Tools {
     private static final long TIMEOUT_SECONDS = 120;
@@ -44,10 +46,22 @@ final class Tools {
         return false;
     }
 
-    /** Skips the calling test unless every tool is on the PATH. */
+    /** Skips the calling test unless every tool is on the PATH; under CI, fails it instead. */
     static void require(String... tools) {
+        requireUnder(System.getenv("CI"), tools);
+    }
+
+    /** {@link #require(String...)} with the value of {@code CI} given (for its own test). */
+    static void requireUnder(String ci, String... tools) {
         for (String t : tools) {
-            Assumptions.assumeTrue(installed(t), t + " is not installed (apt-get install qemu-utils libnbd-bin)");
+            if (installed(t)) {
+                continue;
+            }
+            String why = t + " is not installed (apt-get install qemu-utils libnbd-bin)";
+            if ("true".equals(ci)) {
+                fail(why + "; CI=true, so the NBD client tests must run, not skip");
+            }
+            Assumptions.assumeTrue(false, why);
         }
     }
 
