@@ -19,7 +19,9 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Varve served by an in-process {@link NbdServer} against {@code qemu-nbd} serving a
+ * Varve served by {@code varve serve} in a child JVM (the CLI's {@code cli/target/varve.jar};
+ * an in-process {@link NbdServer} when that jar is not built, said in the figure's note)
+ * against {@code qemu-nbd} serving a
  * preallocated raw file of the same size on the same disk, both with the page cache
  * (qemu-nbd {@code --cache=writeback}; Varve's FileChannel I/O is buffered), both driven by
  * {@code fio --ioengine=nbd} over TCP on 127.0.0.1: random 4 KiB reads and writes at queue
@@ -75,22 +77,43 @@ final class NbdScenario implements Scenario {
             }
         }
         Process qemu = null;
-        try (Store s = Store.create(dir.resolve("store"))) {
+        Process serve = null;
+        Path cliJar = cliJar();
+        Path storeDir = dir.resolve("store");
+        try (Store s = Store.create(storeDir)) {
             Volume v = s.createVolume("exp", size);
             for (long off = 0; off < size; off += MIB) {
                 v.write(off, data.duplicate());
             }
             v.flush();
+        }
+        try (Store s = cliJar == null ? Store.open(storeDir) : null) {
             int qport = freePort();
             qemu = new ProcessBuilder("qemu-nbd", "-f", "raw", "-t", "-p", String.valueOf(qport), "-b", "127.0.0.1",
                     "-x", "exp", "--cache=writeback", rawPath.toString())
                     .redirectErrorStream(true).redirectOutput(dir.resolve("qemu-nbd.log").toFile()).start();
-            waitFor(qport);
-            try (NbdServer server = new NbdServer(s, ServerOptions.defaults().withPort(0).withControlSocket(false)
-                    .withLog(m -> { }))) {
+            waitFor(qport, qemu, dir.resolve("qemu-nbd.log"));
+            int vport;
+            NbdServer server = null;
+            String how;
+            if (cliJar != null) {
+                vport = freePort();
+                List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                        "-jar", cliJar.toString(), "serve", storeDir.toString(), "--bind", "127.0.0.1",
+                        "--port", String.valueOf(vport)));
+                serve = new ProcessBuilder(cmd).redirectErrorStream(true)
+                        .redirectOutput(dir.resolve("varve-serve.log").toFile()).start();
+                waitFor(vport, serve, dir.resolve("varve-serve.log"));
+                how = "varve serve (" + cliJar.getFileName() + ", a child JVM) serving a Varve volume written end to end";
+            } else {
+                server = new NbdServer(s, ServerOptions.defaults().withPort(0).withControlSocket(false).withLog(m -> { }));
                 server.start();
+                vport = server.port();
+                how = "in-process NbdServer (cli/target/varve.jar not built) serving a Varve volume written end to end";
+            }
+            try {
                 List<String> sides = List.of(Contender.VARVE, QEMU_NBD);
-                int[] ports = {server.port(), qport};
+                int[] ports = {vport, qport};
                 for (Case c : cases) {
                     b.progress(c.name + ": " + seconds + " s per repetition");
                     boolean bytes = c.bs.equals("1m");
@@ -102,12 +125,21 @@ final class NbdScenario implements Scenario {
                     String unit = bytes ? "MB/s" : "ops/s";
                     Figure q = b.add(Figure.of(c.name, unit, QEMU_NBD, p, vals[1], true,
                             "qemu-nbd -f raw --cache=writeback serving a preallocated raw file"));
-                    b.add(Figure.of(c.name, unit, Contender.VARVE, p, vals[0], true,
-                            "in-process NbdServer serving a Varve volume written end to end")
+                    b.add(Figure.of(c.name, unit, Contender.VARVE, p, vals[0], true, how)
                             .against(q, "qemu-nbd raw (target >= 0.8x)"));
+                }
+            } finally {
+                if (server != null) {
+                    server.close();
                 }
             }
         } finally {
+            if (serve != null) {
+                serve.destroy(); // SIGTERM: the server closes the store
+                if (!serve.waitFor(30, TimeUnit.SECONDS)) {
+                    serve.destroyForcibly();
+                }
+            }
             if (qemu != null) {
                 qemu.destroy();
                 if (!qemu.waitFor(5, TimeUnit.SECONDS)) {
@@ -139,15 +171,46 @@ final class NbdScenario implements Scenario {
         }
     }
 
-    private static void waitFor(int port) throws IOException, InterruptedException {
-        long end = System.nanoTime() + 10_000_000_000L;
+    /**
+     * The CLI jar {@code varve serve} runs from: {@code -Dvarve.bench.cliJar}, else
+     * {@code cli/target/varve.jar} beside the bench module this jar was built in, else in the
+     * working directory; null when none is there.
+     */
+    private static Path cliJar() {
+        String set = System.getProperty("varve.bench.cliJar");
+        if (set != null) {
+            return Path.of(set);
+        }
+        List<Path> tries = new ArrayList<>();
+        try {
+            Path self = Path.of(NbdScenario.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            // bench/target/benchmarks.jar -> the repository root
+            if (self.getParent() != null && self.getParent().getParent() != null
+                    && self.getParent().getParent().getParent() != null) {
+                tries.add(self.getParent().getParent().getParent().resolve("cli/target/varve.jar"));
+            }
+        } catch (java.net.URISyntaxException | SecurityException e) {
+            // fall through to the working directory
+        }
+        tries.add(Path.of("cli/target/varve.jar"));
+        for (Path t : tries) {
+            if (Files.isRegularFile(t)) {
+                return t.toAbsolutePath();
+            }
+        }
+        return null;
+    }
+
+    private static void waitFor(int port, Process p, Path log) throws IOException, InterruptedException {
+        long end = System.nanoTime() + 30_000_000_000L;
         while (true) {
             try (Socket sk = new Socket()) {
                 sk.connect(new InetSocketAddress("127.0.0.1", port), 200);
                 return;
             } catch (IOException e) {
-                if (System.nanoTime() > end) {
-                    throw new IOException("qemu-nbd did not listen on port " + port, e);
+                if (!p.isAlive() || System.nanoTime() > end) {
+                    throw new IOException("the server did not listen on port " + port + " (" + (p.isAlive() ? "still running"
+                            : "exited " + p.exitValue()) + "): " + (Files.exists(log) ? Files.readString(log) : ""), e);
                 }
                 Thread.sleep(50);
             }
