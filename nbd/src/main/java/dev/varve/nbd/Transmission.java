@@ -33,6 +33,15 @@ final class Transmission {
     /** BLOCK_STATUS looks this far at most per request; the client asks again for the rest. */
     private static final long STATUS_SPAN = 512L << 20;
     private static final long STATUS_SPAN_ONE = 64L << 20;
+    /**
+     * The largest BLOCK_STATUS reply: 8,191 descriptors after the context id (fewer when the
+     * largest request is smaller). A fragmented range gets a reply that covers a prefix of it, as
+     * the protocol allows, instead of one that grows with the fragmentation.
+     */
+    private static final int MAX_STATUS_REPLY_BYTES = 64 << 10;
+    private static final int STATUS_DESCRIPTOR_BYTES = 8;
+    /** Blocks the engine maps per call, so that no list of runs it builds grows with the range either. */
+    private static final long STATUS_WINDOW_BLOCKS = 8192;
     /** Zeroes written per step for WRITE_ZEROES with NO_HOLE. */
     private static final ByteBuffer ZEROES = ByteBuffer.allocateDirect(1 << 20).asReadOnlyBuffer();
     private static final int MAX_MESSAGE_BYTES = 1024;
@@ -113,6 +122,9 @@ final class Transmission {
                         buffer.flip();
                     } else if (type == CMD_READ && length > 0 && length <= maxRequest) {
                         buffer = acquire((int) length);
+                    } else if (type == CMD_BLOCK_STATUS && baseAllocation) {
+                        // the reply counts against the budget like a READ's data
+                        buffer = acquire(statusReplyBytes(flags));
                     }
                     Request r = new Request(type, flags, cookie, offset, length, buffer);
                     server.workers().execute(() -> execute(r));
@@ -331,6 +343,15 @@ final class Transmission {
         reply(r.cookie, 0, null);
     }
 
+    /** The reply buffer a BLOCK_STATUS request takes: the context id and whole descriptors. */
+    private int statusReplyBytes(int flags) {
+        if ((flags & CMD_FLAG_REQ_ONE) != 0) {
+            return 4 + STATUS_DESCRIPTOR_BYTES;
+        }
+        int descriptors = (Math.min(MAX_STATUS_REPLY_BYTES, maxRequest) - 4) / STATUS_DESCRIPTOR_BYTES;
+        return 4 + STATUS_DESCRIPTOR_BYTES * descriptors;
+    }
+
     private void blockStatus(Request r) throws IOException, Refused {
         check(r, CMD_FLAG_REQ_ONE);
         if (!baseAllocation) {
@@ -340,26 +361,64 @@ final class Transmission {
             throw new Refused(EINVAL, "BLOCK_STATUS of 0 bytes");
         }
         boolean one = (r.flags & CMD_FLAG_REQ_ONE) != 0;
-        long span = Math.min(r.length, one ? STATUS_SPAN_ONE : STATUS_SPAN);
-        List<long[]> extents = new ArrayList<>();
-        dev.mapAllocation(r.offset, span, (o, l, allocated) -> {
-            if (!one || extents.isEmpty()) {
-                extents.add(new long[] {l, allocated ? 0 : STATE_HOLE | STATE_ZERO});
-            }
-        });
-        if (extents.isEmpty()) {
+        long end = r.offset + Math.min(r.length, one ? STATUS_SPAN_ONE : STATUS_SPAN);
+        StatusReply reply = new StatusReply(r.buffer, r.offset);
+        long window = STATUS_WINDOW_BLOCKS * dev.blockSize();
+        for (long at = r.offset; at < end && !reply.full; at += window) {
+            dev.mapAllocation(at, Math.min(window, end - at), reply::add);
+        }
+        if (reply.descriptors == 0) {
             throw new IllegalStateException("invariant violated: no allocation runs in a non-empty range of "
                     + export.name());
         }
-        ByteBuffer payload = ByteBuffer.allocate(4 + 8 * extents.size());
-        payload.putInt(Handshake.BASE_ALLOCATION_ID);
-        for (long[] e : extents) {
-            payload.putInt((int) e[0]).putInt((int) e[1]);
-        }
-        payload.flip();
+        ByteBuffer payload = reply.payload.flip();
         synchronized (replyLock) {
             Wire.writeFully(ch, chunkHeader(r.cookie, REPLY_FLAG_DONE, REPLY_TYPE_BLOCK_STATUS, payload.remaining()),
                     payload);
+        }
+    }
+
+    /**
+     * The descriptors of a BLOCK_STATUS reply, written into its buffer as the runs come: a run
+     * of the same state as the last descriptor lengthens it (runs meet at window edges), and
+     * once the buffer is full the next different run ends the reply.
+     */
+    private final class StatusReply {
+        final ByteBuffer payload;
+        final int maxDescriptors;
+        long next;
+        int descriptors;
+        int lastState;
+        boolean full;
+
+        StatusReply(ByteBuffer payload, long offset) {
+            this.payload = payload;
+            this.maxDescriptors = (payload.limit() - 4) / STATUS_DESCRIPTOR_BYTES;
+            this.next = offset;
+            payload.putInt(Handshake.BASE_ALLOCATION_ID);
+        }
+
+        void add(long offset, long length, boolean allocated) {
+            if (full) {
+                return;
+            }
+            if (offset != next || length <= 0) {
+                throw new IllegalStateException("invariant violated: the allocation map of " + export.name()
+                        + " gave the run [" + offset + ", +" + length + ") where " + next + " was next");
+            }
+            next = offset + length;
+            int state = allocated ? 0 : STATE_HOLE | STATE_ZERO;
+            if (descriptors > 0 && state == lastState) {
+                // a reply spans at most STATUS_SPAN bytes, so a descriptor's length stays in a u32
+                int at = payload.position() - STATUS_DESCRIPTOR_BYTES;
+                payload.putInt(at, (int) (payload.getInt(at) + length));
+            } else if (descriptors == maxDescriptors) {
+                full = true;
+            } else {
+                payload.putInt((int) length).putInt(state);
+                descriptors++;
+                lastState = state;
+            }
         }
     }
 

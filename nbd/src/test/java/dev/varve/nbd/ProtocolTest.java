@@ -157,6 +157,84 @@ class ProtocolTest {
         }
     }
 
+    @Test
+    void blockStatusOfAFragmentedVolumeCoversAPrefixInOneBoundedReply() throws Exception {
+        // every other block written: one descriptor per block, far more than one reply holds
+        fragmentedBlockStatus(tmp.resolve("default"), ServerOptions.defaults(), 8191);
+        // a server with 4 KiB requests holds its replies to 4 KiB as well
+        fragmentedBlockStatus(tmp.resolve("small"), ServerOptions.defaults().withMaxRequestBytes(4096), 511);
+    }
+
+    private static void fragmentedBlockStatus(Path dir, ServerOptions options, int maxDescriptors) throws Exception {
+        // blocks 0, 2, 4, ...: 2 * dataBlocks - 1 runs (one and a half replies), then a hole
+        int dataBlocks = maxDescriptors * 3 / 4;
+        long fragmented = (2L * dataBlocks - 1) * 4096;
+        try (Served s = Served.start(dir, 8L << 30, options)) {
+            byte[] block = new byte[4096];
+            Arrays.fill(block, (byte) 7);
+            for (int i = 0; i < dataBlocks; i++) {
+                s.store.volume("vol").write(2L * i * 4096, block, 0, block.length);
+            }
+            int budget = s.server.buffers().availableKib();
+            try (RawClient c = new RawClient(s.port()).greet()) {
+                assertEquals(REP_ACK, c.go("vol", true).type());
+                long huge = 0xffff_f000L; // the largest length a request carries
+                c.request(0, CMD_BLOCK_STATUS, 1, 0, huge, null);
+                List<long[]> first = blockStatus(c.readAll(0), 1);
+                assertEquals(maxDescriptors, first.size(), "the reply stops at the cap");
+                long covered = 0;
+                for (int k = 0; k < first.size(); k++) {
+                    assertEquals(4096, first.get(k)[0], "descriptor " + k);
+                    assertEquals(k % 2 == 0 ? 0 : STATE_HOLE | STATE_ZERO, first.get(k)[1], "descriptor " + k);
+                    covered += first.get(k)[0];
+                }
+                assertTrue(covered < huge);
+
+                // the client asks again where the reply ended, and the rest follows
+                c.request(0, CMD_BLOCK_STATUS, 2, covered, huge, null);
+                List<long[]> rest = blockStatus(c.readAll(0), 2);
+                long at = covered;
+                for (int k = 0; k < rest.size() - 1; k++) {
+                    assertEquals(4096, rest.get(k)[0], "descriptor " + k + " of the second reply");
+                    assertEquals((at / 4096) % 2 == 0 ? 0 : STATE_HOLE | STATE_ZERO, rest.get(k)[1]);
+                    at += 4096;
+                }
+                assertEquals(fragmented, at, "the second reply reaches the end of the written blocks");
+                long[] tail = rest.get(rest.size() - 1);
+                assertEquals(STATE_HOLE | STATE_ZERO, tail[1], "then one hole");
+                assertTrue(tail[0] >= 64L << 20, "the hole runs on: " + tail[0]);
+
+                // REQ_ONE: the first run alone
+                c.request(CMD_FLAG_REQ_ONE, CMD_BLOCK_STATUS, 3, 4096, huge, null);
+                List<long[]> one = blockStatus(c.readAll(0), 3);
+                assertEquals(1, one.size());
+                assertArrayEquals(new long[] {4096, STATE_HOLE | STATE_ZERO}, one.get(0));
+            }
+            // the reply buffers come from the pool and go back to it
+            for (int i = 0; i < 500 && s.server.buffers().availableKib() != budget; i++) {
+                Thread.sleep(10);
+            }
+            assertEquals(budget, s.server.buffers().availableKib());
+        }
+    }
+
+    /** The (length, state) descriptors of a one-chunk BLOCK_STATUS reply. */
+    private static List<long[]> blockStatus(List<RawClient.Chunk> reply, long cookie) {
+        assertEquals(1, reply.size());
+        RawClient.Chunk c = reply.get(0);
+        assertEquals(cookie, c.cookie());
+        assertEquals(REPLY_TYPE_BLOCK_STATUS, c.type(), "chunk type");
+        assertTrue(c.done());
+        assertTrue(c.payload().length <= 64 << 10, "a reply of " + c.payload().length + " bytes");
+        ByteBuffer p = ByteBuffer.wrap(c.payload());
+        assertEquals(Handshake.BASE_ALLOCATION_ID, p.getInt());
+        List<long[]> out = new java.util.ArrayList<>();
+        while (p.hasRemaining()) {
+            out.add(new long[] {Integer.toUnsignedLong(p.getInt()), p.getInt()});
+        }
+        return out;
+    }
+
     /** Assembles a structured READ reply into the bytes it stands for. */
     static byte[] readStructured(List<RawClient.Chunk> chunks, long offset, int length) {
         byte[] out = new byte[length];
