@@ -176,6 +176,22 @@ class ServeCommandTest {
     }
 
     @Test
+    void bindingBeyondLoopbackWarns() throws Exception {
+        serving = Serving.start(store, "--bind", "0.0.0.0", "--port", "0");
+        assertTrue(serving.out().contains("listening on 0.0.0.0:"), serving.out());
+        String err = serving.err();
+        assertTrue(err.contains("WARNING: serving on 0.0.0.0, not loopback: NBD has no authentication and no"
+                + " encryption"), err);
+        assertTrue(err.contains("can read and overwrite every volume in " + store), err);
+        assertEquals(0, serving.stop(), serving.err());
+        serving = null;
+
+        // loopback is quiet
+        serving = Serving.start(store, "--port", "0");
+        assertFalse(serving.err().contains("WARNING"), serving.err());
+    }
+
+    @Test
     void aBadPortIsAUsageError() {
         Cli.Result r = Cli.run("serve", store, "--port", "70000");
         assertEquals(2, r.exit());

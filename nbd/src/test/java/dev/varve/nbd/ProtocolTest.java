@@ -78,6 +78,42 @@ class ProtocolTest {
     }
 
     @Test
+    void abortIsAcknowledgedAndThenTheServerCloses() throws Exception {
+        try (Served s = Served.start(tmp, 4 * MiB); RawClient c = new RawClient(s.port()).greet()) {
+            assertEquals(REP_ACK, c.option(OPT_LIST, new byte[0]).get(1).type(), "the handshake is under way");
+            c.sendOption(OPT_ABORT, new byte[0]);
+            RawClient.OptionReply ack = c.readOptionReply();
+            assertEquals(OPT_ABORT, ack.option());
+            assertEquals(REP_ACK, ack.type());
+            assertEquals(0, ack.data().length);
+            assertTrue(c.closedByServer(), "the server closes after acknowledging ABORT");
+        }
+    }
+
+    @Test
+    void fastZeroWithoutNoHoleZeroesTheRange() throws Exception {
+        try (Served s = Served.start(tmp, 4 * MiB)) {
+            for (boolean structured : new boolean[] {false, true}) {
+                try (RawClient c = new RawClient(s.port()).greet()) {
+                    assertEquals(REP_ACK, c.go("vol", structured).type());
+                    assertTrue((c.transmissionFlags & FLAG_SEND_FAST_ZERO) != 0);
+                    byte[] data = new byte[64 << 10];
+                    Arrays.fill(data, (byte) 0x3c);
+                    assertEquals(0, c.command(0, CMD_WRITE, 0, data.length, data, 0));
+                    // a hole is quick to make: FAST_ZERO alone is no reason to refuse
+                    assertEquals(0, c.command(CMD_FLAG_FAST_ZERO, CMD_WRITE_ZEROES, 4096, 40960, null, 0));
+                    c.request(0, CMD_READ, 9, 0, data.length, null);
+                    List<RawClient.Chunk> reply = c.readAll(data.length);
+                    byte[] got = structured ? readStructured(reply, 0, data.length) : reply.get(0).payload();
+                    byte[] want = data.clone();
+                    Arrays.fill(want, 4096, 4096 + 40960, (byte) 0);
+                    assertArrayEquals(want, got);
+                }
+            }
+        }
+    }
+
+    @Test
     void exportNameForAMissingExportEndsTheSession() throws Exception {
         try (Served s = Served.start(tmp, 4 * MiB)) {
             try (RawClient c = new RawClient(s.port()).greet()) {
