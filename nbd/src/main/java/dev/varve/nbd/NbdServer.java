@@ -95,9 +95,14 @@ public final class NbdServer implements AutoCloseable {
         this.timers = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "varve-nbd-timer"));
     }
 
-    private static Thread daemon(Runnable r, String name) {
+    /**
+     * A server thread. Whatever escapes it (an Error in a worker, a bug in an accept loop) counts
+     * as an internal error and is logged, instead of going to standard error unnoticed.
+     */
+    private Thread daemon(Runnable r, String name) {
         Thread t = new Thread(r, name);
         t.setDaemon(true);
+        t.setUncaughtExceptionHandler((thread, e) -> internalError(thread.getName(), e));
         return t;
     }
 
@@ -365,10 +370,14 @@ public final class NbdServer implements AutoCloseable {
     }
 
     void internalError(Connection c, Throwable t) {
+        internalError(String.valueOf(c), t);
+    }
+
+    private void internalError(String where, Throwable t) {
         internalErrors.incrementAndGet();
         StringWriter w = new StringWriter();
         t.printStackTrace(new PrintWriter(w));
-        options.log().accept("nbd: internal error on " + c + ": " + w);
+        options.log().accept("nbd: internal error on " + where + ": " + w);
     }
 
     private void warn(String w) {

@@ -198,6 +198,11 @@ final class Transmission {
             } catch (RuntimeException e) {
                 server.internalError(conn, e);
                 reply(r.cookie, EIO, "internal error: " + e);
+            } catch (Error e) {
+                // nothing about this connection can be trusted now, and without a reply its client
+                // would wait forever: hang up on it
+                server.internalError(conn, e);
+                conn.drop();
             }
         } catch (IOException e) {
             // the reply could not be sent: the client is gone; make the reader notice
