@@ -38,16 +38,20 @@
  *
  * <h2>Bounds</h2>
  * A connection limit; a handshake deadline; option data of at most 64 KiB read into memory;
- * per connection at most {@code maxInFlight} requests executing; all payload buffers drawn from
- * one pool with a byte budget, so a flood of large requests slows readers instead of
- * exhausting memory.
+ * per connection at most {@code maxInFlight} requests executing; all payload buffers (READ
+ * and WRITE data, BLOCK_STATUS replies) drawn from one pool with a byte budget, so a flood of
+ * large requests slows readers instead of exhausting memory. A BLOCK_STATUS reply holds at most
+ * 8,191 descriptors (64 KiB) and covers a prefix of a more fragmented range; the client asks
+ * again for the rest.
  *
  * <h2>Threads</h2>
  * One thread per connection reads requests; a shared pool executes them, and each reply is
  * written whole under the connection's reply lock. The engine serialises catalog changes and
  * commits itself, and keeps concurrent writes to different sectors of one block from losing
  * either (its read-modify-write holds the block's group lock), so the server adds no lock of
- * its own around I/O.
+ * its own around I/O. Anything that escapes a server thread, and an Error while a request runs
+ * (which also drops that connection), counts as an internal error in {@link
+ * dev.varve.nbd.NbdServer#stats()}.
  *
  * <p>Live management of a served store (snapshot, revert, clone, destroy while clients are
  * connected) goes through {@link dev.varve.nbd.control}.
