@@ -2,14 +2,17 @@ package dev.varve.nbd.control;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.varve.engine.BlockDevice;
 import dev.varve.engine.SnapshotInfo;
 import dev.varve.engine.Store;
+import dev.varve.engine.VolumeInfo;
+import dev.varve.engine.stream.ResumeToken;
 import dev.varve.nbd.NbdServer;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.UnixDomainSocketAddress;
 import java.net.StandardProtocolFamily;
 import java.nio.channels.Channels;
@@ -22,6 +25,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -35,9 +39,11 @@ import java.util.concurrent.Semaphore;
  * store's lock. One JSON object per line each way (see {@link ControlClient} for the requests).
  * The socket is readable and writable by its owner only.
  *
- * <p>A revert or destroy that would change what connected NBD clients see is refused unless
- * forced; forced, it first keeps new clients off the volume, disconnects those connected, waits
- * for their requests in flight, and only then changes the store.
+ * <p>A revert, destroy, rename, shrink, write or receive that would change what connected NBD
+ * clients see (or the name they know it by) is refused unless forced; forced, it first keeps
+ * new clients off the volume, disconnects those connected, waits for their requests in flight,
+ * and only then changes the store. Requests that move bytes (reading a device out, send,
+ * write, import, receive) are {@link Transfers}.
  */
 public final class ControlServer implements AutoCloseable {
     public static final String SOCKET_NAME = "control.sock";
@@ -48,6 +54,7 @@ public final class ControlServer implements AutoCloseable {
     private final Path path;
     private final Semaphore clientSlots = new Semaphore(MAX_CLIENTS);
     private final Set<SocketChannel> clients = ConcurrentHashMap.newKeySet();
+    private final Transfers transfers;
     private ServerSocketChannel listener;
     private volatile boolean closed;
 
@@ -55,6 +62,7 @@ public final class ControlServer implements AutoCloseable {
         this.store = store;
         this.server = server;
         this.path = socketPath(store.directory());
+        this.transfers = new Transfers(store, this);
     }
 
     public static Path socketPath(Path storeDir) {
@@ -109,8 +117,8 @@ public final class ControlServer implements AutoCloseable {
 
     private void serve(SocketChannel c) {
         try (c) {
-            InputStream in = new BufferedInputStream(Channels.newInputStream(c));
-            OutputStream out = new BufferedOutputStream(Channels.newOutputStream(c));
+            DataInputStream in = new DataInputStream(new BufferedInputStream(Channels.newInputStream(c)));
+            DataOutputStream out = new DataOutputStream(new BufferedOutputStream(Channels.newOutputStream(c)));
             while (!closed) {
                 JsonNode req;
                 try {
@@ -122,7 +130,12 @@ public final class ControlServer implements AutoCloseable {
                 if (req == null) {
                     return;
                 }
-                JsonLines.write(out, handle(req));
+                String op = req.path("op").asText("");
+                if (Transfers.handles(op)) {
+                    transfers.run(op, req, in, out);
+                } else {
+                    JsonLines.write(out, handle(req));
+                }
             }
         } catch (IOException e) {
             // the client went away
@@ -138,14 +151,21 @@ public final class ControlServer implements AutoCloseable {
             if (!req.isObject() || !req.path("op").isTextual()) {
                 throw new IllegalArgumentException("a request is a JSON object with an \"op\" field");
             }
-            Object result = run(req.get("op").asText(), req);
-            ObjectNode ok = JsonLines.MAPPER.createObjectNode();
-            ok.put("ok", true);
-            ok.set("result", JsonLines.MAPPER.valueToTree(result));
-            return ok;
+            return ok(run(req.get("op").asText(), req));
         } catch (IOException | RuntimeException e) {
-            return error(e.getClass().getSimpleName(), String.valueOf(e.getMessage()));
+            return error(e);
         }
+    }
+
+    static ObjectNode ok(Object result) {
+        ObjectNode ok = JsonLines.MAPPER.createObjectNode();
+        ok.put("ok", true);
+        ok.set("result", JsonLines.MAPPER.valueToTree(result));
+        return ok;
+    }
+
+    static ObjectNode error(Exception e) {
+        return error(e.getClass().getSimpleName(), String.valueOf(e.getMessage()));
     }
 
     private static ObjectNode error(String type, String message) {
@@ -276,46 +296,151 @@ public final class ControlServer implements AutoCloseable {
             case "spaceSummary" -> {
                 return store.spaceSummary();
             }
+            case "device" -> {
+                return deviceFacts(store.device(text(req, "device")));
+            }
+            case "rename" -> {
+                return rename(text(req, "target"), text(req, "newName"), req.path("force").asBoolean(false));
+            }
+            case "properties" -> {
+                return store.properties(text(req, "target"));
+            }
+            case "setProperties" -> {
+                String target = text(req, "target");
+                // one at a time, in the order given, as when the CLI opens the store itself
+                for (Map.Entry<String, String> kv : properties(req).entrySet()) {
+                    store.setProperty(target, kv.getKey(), kv.getValue());
+                }
+                for (JsonNode k : req.path("unset")) {
+                    store.setProperty(target, k.asText(), null);
+                }
+                return store.properties(target);
+            }
+            case "resize" -> {
+                return resize(text(req, "volume"), req.path("size").asLong(-1), req.path("force").asBoolean(false));
+            }
+            case "limit" -> {
+                if (req.hasNonNull("maxSize")) {
+                    store.setMaxSize(req.get("maxSize").asLong());
+                }
+                return Map.of("maxSize", store.maxSize());
+            }
+            case "receiveToken" -> {
+                ResumeToken t = store.receiveResumeToken(text(req, "volume"));
+                return t == null ? null : t.toString();
+            }
+            case "abortReceive" -> {
+                store.abortReceive(text(req, "volume"));
+                return null;
+            }
             default -> throw new IllegalArgumentException("unknown control request '" + op + "'; known: ping, info,"
                     + " list, create, snapshot, revert, revertGroup, clone, destroy, gc, gcPause, gcResume, space,"
-                    + " spaceSummary");
+                    + " spaceSummary, device, rename, properties, setProperties, resize, limit, receiveToken,"
+                    + " abortReceive, " + Transfers.OPS);
         }
     }
 
-    @FunctionalInterface
-    private interface Change {
-        Object apply() throws IOException;
+    /** What a download's header and {@code device} say about a volume head or snapshot. */
+    static Map<String, Object> deviceFacts(BlockDevice d) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("name", d.name());
+        m.put("size", d.size());
+        m.put("blockSize", d.blockSize());
+        m.put("readOnly", d.readOnly());
+        return m;
     }
 
     /**
-     * Runs a change that would pull the ground from under connected clients of {@code exports}:
-     * new clients are kept off {@code volumes} meanwhile; connected ones make it fail unless
-     * {@code force}, which disconnects them first.
+     * Renames a volume (its snapshots' export names change with it) or a snapshot. NBD clients
+     * of the old names would go on under names nobody can see, beyond the reach of a later
+     * revert's or destroy's check, so connected ones make it fail unless forced, which
+     * disconnects them. The rename goes first: one that fails disconnects nobody, and until
+     * they are dropped the clients read and write the same data under the new name.
      */
-    private Object changing(List<String> volumes, List<String> exports, JsonNode req, String what, Change change)
-            throws IOException {
-        boolean force = req.path("force").asBoolean(false);
-        List<AutoCloseable> fences = new ArrayList<>();
-        try {
+    private Object rename(String target, String newName, boolean force) throws IOException {
+        int at = target.indexOf('@');
+        String volume = at < 0 ? target : target.substring(0, at);
+        try (Fences f = new Fences(List.of(volume))) {
+            List<String> exports = at < 0 ? exportsOf(volume) : List.of(target);
+            List<String> busy = busy(exports);
+            if (!busy.isEmpty() && !force) {
+                throw new VolumeBusyException("cannot rename " + target + ": NBD clients are connected to "
+                        + String.join(", ", busy) + ", which keep the old name; stop them first, or force it"
+                        + " (--force), which disconnects them (they reconnect under the new name)");
+            }
+            if (at < 0) {
+                store.renameVolume(volume, newName);
+            } else {
+                store.renameSnapshot(volume, target.substring(at + 1), newName);
+            }
+            if (!busy.isEmpty()) {
+                server.disconnect(exports);
+            }
+            return null;
+        }
+    }
+
+    /**
+     * Resizes a volume. NBD clients learn a size only when they connect: growing is safe (they
+     * go on with the old size until they reconnect), shrinking would take away blocks they may
+     * be using, so connected clients make a shrink fail unless forced, which disconnects them.
+     */
+    private Object resize(String volume, long size, boolean force) throws IOException {
+        VolumeInfo v = store.volumeInfo(volume);
+        long old = v.size();
+        // a size the engine refuses is refused before anyone is disconnected
+        boolean shrink = size > 0 && size < old && size % v.blockSize() == 0;
+        if (shrink) {
+            changing(List.of(volume), List.of(volume), force, true, "shrink " + volume + " from " + old + " to "
+                    + size + " bytes", () -> {
+                        store.resizeVolume(volume, size);
+                        return null;
+                    });
+        } else {
+            store.resizeVolume(volume, size);
+        }
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("oldSize", old);
+        m.put("size", size);
+        m.put("clients", server.clients().getOrDefault(volume, 0));
+        return m;
+    }
+
+    /** A volume's head and its snapshots that have clients now. */
+    private List<String> exportsOf(String volume) {
+        List<String> names = new ArrayList<>(List.of(volume));
+        for (String name : server.clients().keySet()) {
+            if (name.startsWith(volume + "@")) {
+                names.add(name);
+            }
+        }
+        return names;
+    }
+
+    /** "vm (1 client)" for each of these exports that has clients. */
+    private List<String> busy(List<String> exports) {
+        Map<String, Integer> clients = server.clients();
+        List<String> busy = new ArrayList<>();
+        for (String e : exports) {
+            if (clients.containsKey(e)) {
+                busy.add(e + " (" + clients.get(e) + " client" + (clients.get(e) == 1 ? "" : "s") + ")");
+            }
+        }
+        return busy;
+    }
+
+    /** New NBD clients kept off these volumes (their heads and snapshots) until closed. */
+    private final class Fences implements AutoCloseable {
+        private final List<AutoCloseable> fences = new ArrayList<>();
+
+        Fences(List<String> volumes) {
             for (String v : new LinkedHashSet<>(volumes)) {
                 fences.add(server.fence(v));
             }
-            Map<String, Integer> clients = server.clients();
-            List<String> busy = new ArrayList<>();
-            for (String e : exports) {
-                if (clients.containsKey(e)) {
-                    busy.add(e + " (" + clients.get(e) + " client" + (clients.get(e) == 1 ? "" : "s") + ")");
-                }
-            }
-            if (!busy.isEmpty()) {
-                if (!force) {
-                    throw new VolumeBusyException("cannot " + what + ": NBD clients are connected to "
-                            + String.join(", ", busy) + "; stop them first, or force it (--force), which disconnects them");
-                }
-                server.disconnect(exports);
-            }
-            return change.apply();
-        } finally {
+        }
+
+        @Override
+        public void close() {
             for (AutoCloseable f : fences) {
                 try {
                     f.close();
@@ -324,6 +449,43 @@ public final class ControlServer implements AutoCloseable {
                 }
             }
         }
+    }
+
+    @FunctionalInterface
+    interface Change {
+        Object apply() throws IOException;
+    }
+
+    private Object changing(List<String> volumes, List<String> exports, JsonNode req, String what, Change change)
+            throws IOException {
+        return changing(volumes, exports, req.path("force").asBoolean(false), true, what, change);
+    }
+
+    /**
+     * Runs a change that would pull the ground from under connected clients of {@code exports}:
+     * new clients are kept off {@code volumes} meanwhile; connected ones make it fail unless
+     * {@code force}, which disconnects them first ({@code forcible}: the command has a --force
+     * that says so).
+     */
+    Object changing(List<String> volumes, List<String> exports, boolean force, boolean forcible, String what,
+                    Change change) throws IOException {
+        try (Fences f = new Fences(volumes)) {
+            List<String> busy = busy(exports);
+            if (!busy.isEmpty()) {
+                if (!force || !forcible) {
+                    throw new VolumeBusyException("cannot " + what + ": NBD clients are connected to "
+                            + String.join(", ", busy) + "; stop them first"
+                            + (forcible ? ", or force it (--force), which disconnects them" : ""));
+                }
+                server.disconnect(exports);
+            }
+            return change.apply();
+        }
+    }
+
+    /** Where the server says what went wrong outside any request (a cleanup that failed). */
+    void log(String line) {
+        server.options().log().accept(line);
     }
 
     private static String text(JsonNode req, String field) {
@@ -335,7 +497,7 @@ public final class ControlServer implements AutoCloseable {
     }
 
     private static Map<String, String> properties(JsonNode req) {
-        Map<String, String> m = new HashMap<>();
+        Map<String, String> m = new LinkedHashMap<>();
         JsonNode p = req.get("properties");
         if (p != null && p.isObject()) {
             p.fields().forEachRemaining(e -> m.put(e.getKey(), e.getValue().asText()));

@@ -19,13 +19,25 @@
  *   {"op":"gcPause"} / {"op":"gcResume"}            the background collector; {"wasPaused":B}
  *   {"op":"space"}                                  [SpaceInfo]: referenced, exclusive bytes
  *   {"op":"spaceSummary"}                           SpaceSummary: live, garbage, reclaimable
+ *   {"op":"device","device":"V" or "V@S"}           name, size, blockSize, readOnly
+ *   {"op":"rename","target":"V" or "V@S","newName":N,"force":F}
+ *   {"op":"properties","target":T}                  {key: value}
+ *   {"op":"setProperties","target":T,"properties":{...},"unset":[K,...]}
+ *   {"op":"resize","volume":V,"size":N,"force":F}  {"oldSize","size","clients"}
+ *   {"op":"limit","maxSize":N}                      {"maxSize"} (N optional; 0: no limit)
+ *   {"op":"receiveToken","volume":V} / {"op":"abortReceive","volume":V}
  * </pre>
+ * and the requests that move bytes in binary frames between two lines (read, readAllocated,
+ * diff, send out of the store; write, import, receive into it): see {@code Transfers} and
+ * {@code Frames}.
  * Replies: {@code {"ok":true,"result":...}} or
  * {@code {"ok":false,"error":{"type":"NoSuchVolumeException","message":"..."}}}.
  *
- * <p>A revert or destroy whose volume (or snapshot) has NBD clients is refused with
- * {@code VolumeBusyException} unless {@code force}: then new clients are kept off the volume,
- * the connected ones are disconnected and their requests in flight finish, and only then does
- * the store change.
+ * <p>A revert, destroy, rename, shrink or write whose volume (or snapshot) has NBD clients is
+ * refused with {@code VolumeBusyException} unless {@code force}: then new clients are kept off
+ * the volume, the connected ones are disconnected and their requests in flight finish, and only
+ * then does the store change (a rename changes first, then disconnects: the clients would keep
+ * the old name). A receive is refused while clients use the volume, with no force. Growing a
+ * volume leaves its clients connected with the size they were told.
  */
 package dev.varve.nbd.control;
