@@ -11,8 +11,9 @@ import java.nio.file.Path;
 /**
  * How a command reaches a store that a running {@code varve serve} holds: the server owns the
  * store's lock, so the command asks it through {@code control.sock} in the store directory
- * instead of opening the store. Only the commands the control channel supports route this way;
- * the others get a lock error that says a server holds the store and what to do instead.
+ * instead of opening the store. Every command on an existing store does this (fsck excepted: it
+ * checks a store no process has open); bytes in and out (read, export, send, write, import,
+ * receive) travel over the same socket, a megabyte at a time.
  */
 final class Remote {
     private Remote() {
@@ -51,20 +52,6 @@ final class Remote {
         try (s) {
             return direct.run(s);
         }
-    }
-
-    /**
-     * The lock error for a command that cannot go through a server: when one holds the store,
-     * say so and what to do; otherwise the engine's own message.
-     */
-    static StoreLockedException heldBy(Path dir, String command, StoreLockedException locked) {
-        String server = describeServer(dir);
-        if (server == null) {
-            return locked;
-        }
-        return new StoreLockedException(dir + " is held by " + server + "; 'varve " + command
-                + "' does not go through a server: stop it first (meanwhile its NBD exports take reads and writes)",
-                locked);
     }
 
     /** "a running 'varve serve' (process N, nbd://127.0.0.1:P)", or null when no server answers. */

@@ -25,9 +25,9 @@ import picocli.CommandLine.ParameterException;
     "Serve the store over NBD until stopped (Ctrl-C): each volume read-write by its name"
         + " (nbd://127.0.0.1:10809/VOLUME), each snapshot read-only as VOLUME@SNAP; volumes and snapshots made"
         + " while it runs are served at once.",
-    "Meanwhile 'varve list', 'info', 'create', 'snapshot', 'revert', 'clone', 'destroy' and 'gc' on this store go"
-        + " through the server (control.sock in the store directory); a revert or destroy under connected clients"
-        + " needs --force, which disconnects them."})
+    "Meanwhile the other varve commands on this store (all but fsck) go through the server (control.sock in the"
+        + " store directory), reading and writing data included; a revert, destroy, rename, shrink or write of what"
+        + " NBD clients use needs --force, which disconnects them, and a receive into it is refused."})
 final class ServeCommand extends StoreCommand {
     /** How many export names the start-up lines show before "... and N more". */
     private static final int SHOWN_EXPORTS = 12;
@@ -153,8 +153,8 @@ final class ServeCommand extends StoreCommand {
                     ? " ... and " + (names.size() - SHOWN_EXPORTS) + " more ('varve list " + store + "')" : ""));
         }
         if (ControlClient.isServing(store)) {
-            out().println("'varve snapshot|revert|clone|destroy|create|list|info|gc " + store + " ...' go through this"
-                    + " server; Ctrl-C stops it");
+            out().println("other varve commands on " + store + " (all but fsck) go through this server; Ctrl-C stops"
+                    + " it");
         } else {
             out().println("Ctrl-C stops the server");
         }

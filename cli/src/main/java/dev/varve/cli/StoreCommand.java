@@ -1,8 +1,6 @@
 package dev.varve.cli;
 
 import dev.varve.engine.Store;
-import dev.varve.engine.StoreLockedException;
-import dev.varve.engine.StoreOptions;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -25,23 +23,6 @@ abstract class StoreCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "STORE", description = "The store (a directory).")
     Path store;
 
-    Store open() throws IOException {
-        try {
-            return Store.open(store);
-        } catch (StoreLockedException e) {
-            throw Remote.heldBy(store, spec.name(), e);
-        }
-    }
-
-    /** For commands that only look: nothing is written, not even a superblock. */
-    Store openReadOnly() throws IOException {
-        try {
-            return warned(Store.open(store, StoreOptions.defaults().withReadOnly(true)));
-        } catch (StoreLockedException e) {
-            throw Remote.heldBy(store, spec.name(), e);
-        }
-    }
-
     /** Says on stderr when the store shows less than its log holds (a read-only open past damage). */
     Store warned(Store s) {
         if (s.openWarning() != null) {
@@ -51,8 +32,9 @@ abstract class StoreCommand implements Callable<Integer> {
     }
 
     /**
-     * For commands the control channel supports: runs {@code direct} on the store opened here,
-     * or, when a running {@code varve serve} holds the store, {@code served} against that server.
+     * Runs {@code direct} on the store opened here, or, when a running {@code varve serve} holds
+     * the store, {@code served} against that server: every command that works on an existing
+     * store goes through here, so none is turned away by a server's lock.
      */
     <T> T either(boolean readOnly, Remote.Direct<T> direct, Remote.Served<T> served) throws IOException {
         return Remote.either(store, readOnly, s -> direct.run(warned(s)), served);

@@ -54,14 +54,14 @@ final class StoreCommands {
 
         @Override
         public Integer call() throws IOException {
-            try (Store s = open()) {
-                if (size != null) {
-                    long bytes = size.equals("none") ? 0 : ByteSize.parse(size);
+            Long bytes = size == null ? null : size.equals("none") ? 0L : ByteSize.parse(size);
+            long m = either(false, s -> {
+                if (bytes != null) {
                     s.setMaxSize(bytes);
                 }
-                long m = s.maxSize();
-                out().println(m == 0 ? "no size limit" : "limited to " + ByteSize.format(m) + " (" + m + " bytes)");
-            }
+                return s.maxSize();
+            }, c -> c.limit(bytes));
+            out().println(m == 0 ? "no size limit" : "limited to " + ByteSize.format(m) + " (" + m + " bytes)");
             return 0;
         }
     }

@@ -7,12 +7,15 @@ import dev.varve.engine.SendResult;
 import dev.varve.engine.Store;
 import dev.varve.engine.StreamProgress;
 import dev.varve.engine.stream.ResumeToken;
+import dev.varve.nbd.control.ControlClient;
+import dev.varve.nbd.control.Upload;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
+import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
@@ -47,12 +50,11 @@ final class StreamCommands {
 
         @Override
         public Integer call() throws IOException {
-            List<ByteRange> ranges;
-            long size;
-            try (Store s = openReadOnly()) {
-                ranges = s.diff(from.toString(), to.toString());
-                size = Math.max(s.device(from.toString()).size(), s.device(to.toString()).size());
-            }
+            ControlClient.Diff d = either(true, s -> new ControlClient.Diff(s.diff(from.toString(), to.toString()),
+                    Math.max(s.device(from.toString()).size(), s.device(to.toString()).size())),
+                    c -> c.diff(from.toString(), to.toString()));
+            List<ByteRange> ranges = d.ranges();
+            long size = d.size();
             long changed = 0;
             for (ByteRange r : ranges) {
                 changed += r.length();
@@ -129,40 +131,18 @@ final class StreamCommands {
             if (file != null && Files.exists(file) && !force) {
                 throw new Main.Failure(file + " exists; add --force to overwrite it");
             }
-            SendResult r;
-            try (Store s = openReadOnly()) {
+            String name = snapshot.toString();
+            SendResult r = either(true, s -> {
                 // the snapshot must exist before a file is made for it
                 s.snapshotInfo(snapshot.volume(), snapshot.snapshot());
-                boolean done = false;
-                // a file or the process's own stdout is written through a channel: data goes from
-                // the read buffer to the file or pipe with no copy in between
-                boolean rawStdout = stdout && main.out == System.out;
-                WritableByteChannel ch = file != null
-                        ? FileChannel.open(file, StandardOpenOption.CREATE,
-                                StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)
-                        : rawStdout ? new FileOutputStream(FileDescriptor.out).getChannel() : null;
-                OutputStream os = ch == null ? main.out : null;
-                try (LazyProgress progress = new LazyProgress(err(), "send " + snapshot)) {
-                    if (ch != null) {
-                        main.out.flush();
-                        r = s.send(snapshot.toString(), from, resume, ch, progress);
-                    } else {
-                        r = s.send(snapshot.toString(), from, resume, os, progress);
-                        os.flush();
-                    }
-                    if (stdout && main.out.checkError()) {
-                        throw new Main.Failure("stdout was closed before the stream was complete");
-                    }
-                    done = true;
-                } finally {
-                    if (!stdout) {
-                        ch.close();
-                        if (!done) {
-                            Files.deleteIfExists(file); // half a stream must not pass for a whole one
-                        }
-                    }
-                }
-            }
+                return stream(file, (ch, os, progress) -> ch != null ? s.send(name, from, resume, ch, progress)
+                        : s.send(name, from, resume, os, progress));
+            }, c -> {
+                c.device(name);
+                // the server makes the stream and sends it through the control socket
+                return stream(file, (ch, os, progress) -> c.send(name, from, resume,
+                        ch != null ? Channels.newOutputStream(ch) : os, progress));
+            });
             if (!stdout || verbose) {
                 (stdout ? err() : out()).println("sent " + r.snapshot()
                         + (r.incremental() ? " (incremental from " + r.base() + ")" : " (full)")
@@ -173,13 +153,57 @@ final class StreamCommands {
             }
             return 0;
         }
+
+        /** Opens FILE, or stdout when it is null, and sends into it; half a stream is not left in FILE. */
+        private SendResult stream(Path file, Sender sender) throws IOException {
+            boolean stdout = file == null;
+            boolean done = false;
+            // a file or the process's own stdout is written through a channel: data goes from
+            // the read buffer to the file or pipe with no copy in between
+            boolean rawStdout = stdout && main.out == System.out;
+            WritableByteChannel ch = file != null
+                    ? FileChannel.open(file, StandardOpenOption.CREATE,
+                            StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)
+                    : rawStdout ? new FileOutputStream(FileDescriptor.out).getChannel() : null;
+            OutputStream os = ch == null ? main.out : null;
+            try (LazyProgress progress = new LazyProgress(err(), "send " + snapshot)) {
+                SendResult r;
+                if (ch != null) {
+                    main.out.flush();
+                    r = sender.send(ch, null, progress);
+                } else {
+                    r = sender.send(null, os, progress);
+                    os.flush();
+                }
+                if (stdout && main.out.checkError()) {
+                    throw new Main.Failure("stdout was closed before the stream was complete");
+                }
+                done = true;
+                return r;
+            } finally {
+                if (!stdout) {
+                    ch.close();
+                    if (!done) {
+                        Files.deleteIfExists(file); // half a stream must not pass for a whole one
+                    }
+                }
+            }
+        }
+    }
+
+    /** Writes a send stream to a channel (a file, the process's stdout) or else a stream. */
+    @FunctionalInterface
+    private interface Sender {
+        SendResult send(WritableByteChannel ch, OutputStream os, StreamProgress progress) throws IOException;
     }
 
     @Command(name = "receive", description = {
         "Receive a stream from 'varve send' into a volume, atomically.",
         "A full stream makes VOLUME; an incremental applies onto the snapshot it was made from. The snapshot appears"
                 + " only once the whole stream has verified; a bad or cut-off stream leaves the store as it was.",
-        "With -s an interrupted receive keeps what it got: --token prints where to resume from, --abort discards it."})
+        "With -s an interrupted receive keeps what it got: --token prints where to resume from, --abort discards it.",
+        "While 'varve serve' holds the store the stream goes through it; a receive into a volume NBD clients use is"
+                + " refused (it would move the head under them): stop them first."})
     static final class Receive extends StoreCommand {
         @Parameters(index = "1", paramLabel = "VOLUME", converter = DeviceName.Volume.class)
         DeviceName volume;
@@ -212,48 +236,78 @@ final class StreamCommands {
             }
             String name = volume.volume();
             if (token) {
-                try (Store s = openReadOnly()) {
-                    ResumeToken t = s.receiveResumeToken(name);
-                    if (t == null) {
-                        throw new Main.Failure("no interrupted receive into " + name + " is pending in " + store);
-                    }
-                    out().println(t);
+                ResumeToken t = either(true, s -> s.receiveResumeToken(name), c -> c.receiveToken(name));
+                if (t == null) {
+                    throw new Main.Failure("no interrupted receive into " + name + " is pending in " + store);
                 }
+                out().println(t);
                 return 0;
             }
-            try (Store s = open()) {
-                if (abort) {
+            if (abort) {
+                either(false, s -> {
                     s.abortReceive(name);
-                    out().println("discarded the interrupted receive into " + name);
-                    return 0;
-                }
-                boolean stdin = input == null || input.equals("-");
-                ReceiveResult r;
+                    return null;
+                }, c -> {
+                    c.abortReceive(name);
+                    return null;
+                });
+                out().println("discarded the interrupted receive into " + name);
+                return 0;
+            }
+            boolean stdin = input == null || input.equals("-");
+            ReceiveResult r = either(false, s -> {
                 try (InputStream in = stdin ? main.in : Files.newInputStream(Path.of(input));
                      LazyProgress progress = new LazyProgress(err(), "receive " + name)) {
                     ReceiveOptions o = new ReceiveOptions(force, resumable, resume, progress);
-                    r = s.receive(in, name, o);
+                    return s.receive(in, name, o);
                 } catch (IOException | RuntimeException e) {
-                    ResumeToken t = pending(s, name);
-                    if (t != null) {
-                        err().println("varve: what was received is kept; resume with 'varve send ... --resume-token "
-                                + t + " | varve receive " + store + " " + name + " --resume', or discard it with"
-                                + " --abort");
-                    }
+                    hint(pending(() -> s.receiveResumeToken(name)), name);
                     throw e;
                 }
-                out().println("received " + r.snapshot().fullName()
-                        + (r.incremental() ? " (incremental onto " + r.base() + ")" : " (full)")
-                        + (r.resumed() ? ", resumed" : "") + ": " + ByteSize.format(r.dataBytes()) + " of data, "
-                        + ByteSize.format(r.holeBytes()) + " of holes, from a stream of "
-                        + ByteSize.format(r.streamBytes()));
-            }
+            }, c -> {
+                // the stream goes to the server a chunk at a time; it answers each, so a bad
+                // stream stops the sending at once
+                try (InputStream in = stdin ? main.in : Files.newInputStream(Path.of(input));
+                     LazyProgress progress = new LazyProgress(err(), "receive " + name);
+                     Upload u = c.receive(name, force, resumable, resume, progress)) {
+                    byte[] buf = new byte[DataCommands.CHUNK];
+                    long pos = 0;
+                    int n;
+                    while ((n = in.readNBytes(buf, 0, buf.length)) > 0) {
+                        u.write(pos, buf, 0, n);
+                        pos += n;
+                    }
+                    return u.finish(ReceiveResult.class);
+                } catch (IOException | RuntimeException e) {
+                    hint(pending(() -> c.receiveToken(name)), name);
+                    throw e;
+                }
+            });
+            out().println("received " + r.snapshot().fullName()
+                    + (r.incremental() ? " (incremental onto " + r.base() + ")" : " (full)")
+                    + (r.resumed() ? ", resumed" : "") + ": " + ByteSize.format(r.dataBytes()) + " of data, "
+                    + ByteSize.format(r.holeBytes()) + " of holes, from a stream of "
+                    + ByteSize.format(r.streamBytes()));
             return 0;
         }
 
-        private static ResumeToken pending(Store s, String name) {
+        private void hint(ResumeToken t, String name) {
+            if (t != null) {
+                err().println("varve: what was received is kept; resume with 'varve send ... --resume-token "
+                        + t + " | varve receive " + store + " " + name + " --resume', or discard it with"
+                        + " --abort");
+            }
+        }
+
+        @FunctionalInterface
+        private interface TokenLookup {
+            ResumeToken get() throws IOException;
+        }
+
+        /** The pending receive's token, or null (also when it cannot be asked for). */
+        private static ResumeToken pending(TokenLookup lookup) {
             try {
-                return s.receiveResumeToken(name);
+                return lookup.get();
             } catch (IOException | RuntimeException e) {
                 return null;
             }

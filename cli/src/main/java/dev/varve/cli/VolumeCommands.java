@@ -1,7 +1,7 @@
 package dev.varve.cli;
 
-import dev.varve.engine.Store;
 import dev.varve.engine.VolumeInfo;
+import dev.varve.nbd.control.ControlClient;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -62,7 +62,10 @@ final class VolumeCommands {
         return (int) blockSize;
     }
 
-    @Command(name = "resize", description = "Grow or shrink a volume; shrinking discards what lies past the new end.")
+    @Command(name = "resize", description = {"Grow or shrink a volume; shrinking discards what lies past the new end.",
+        "While 'varve serve' holds the store: NBD clients learn a size when they connect, so connected ones go on with"
+                + " the old size after a grow (they see the new one when they reconnect), and a shrink under them is"
+                + " refused unless --force."})
     static final class Resize extends StoreCommand {
         @Parameters(index = "1", paramLabel = "VOLUME", converter = DeviceName.Volume.class)
         DeviceName volume;
@@ -70,24 +73,40 @@ final class VolumeCommands {
         @Parameters(index = "2", paramLabel = "SIZE", converter = ByteSize.Converter.class, description = "The new size.")
         long size;
 
+        @Option(names = "--force", description = "While 'varve serve' holds the store: shrink even though NBD clients"
+                + " use the volume, disconnecting them first.")
+        boolean force;
+
         @Override
         public Integer call() throws IOException {
-            try (Store s = open()) {
+            ControlClient.Resized r = either(false, s -> {
                 long old = s.volumeInfo(volume.volume()).size();
                 s.resizeVolume(volume.volume(), size);
-                out().println("resized " + volume + ": " + ByteSize.format(old) + " -> " + ByteSize.format(size));
+                return new ControlClient.Resized(old, size, 0);
+            }, c -> c.resize(volume.volume(), size, force));
+            out().println("resized " + volume + ": " + ByteSize.format(r.oldSize()) + " -> " + ByteSize.format(size));
+            if (r.clients() > 0) {
+                err().println("varve: note: " + r.clients() + " NBD client" + (r.clients() == 1 ? "" : "s") + " of "
+                        + volume + " still see" + (r.clients() == 1 ? "s " : " ") + ByteSize.format(r.oldSize())
+                        + " until " + (r.clients() == 1 ? "it reconnects" : "they reconnect"));
             }
             return 0;
         }
     }
 
-    @Command(name = "rename", description = "Rename a volume, or a snapshot (NEW is a name or VOLUME@NAME).")
+    @Command(name = "rename", description = {"Rename a volume, or a snapshot (NEW is a name or VOLUME@NAME).",
+        "While 'varve serve' holds the store, renaming what NBD clients use is refused unless --force: they would go"
+                + " on under the old name."})
     static final class Rename extends StoreCommand {
         @Parameters(index = "1", paramLabel = "OLD", converter = DeviceName.Any.class, description = "VOLUME or VOLUME@SNAP.")
         DeviceName old;
 
         @Parameters(index = "2", paramLabel = "NEW", description = "The new name.")
         String newName;
+
+        @Option(names = "--force", description = "While 'varve serve' holds the store: rename, then disconnect the NBD"
+                + " clients of the old name (a volume's: of its snapshots too); they reconnect under the new one.")
+        boolean force;
 
         @Override
         public Integer call() throws IOException {
@@ -100,15 +119,19 @@ final class VolumeCommands {
                 }
                 to = n.snapshot();
             }
-            try (Store s = open()) {
+            String bare = to;
+            either(false, s -> {
                 if (old.isSnapshot()) {
-                    s.renameSnapshot(old.volume(), old.snapshot(), to);
-                    out().println("renamed " + old + " to " + old.volume() + "@" + to);
+                    s.renameSnapshot(old.volume(), old.snapshot(), bare);
                 } else {
-                    s.renameVolume(old.volume(), to);
-                    out().println("renamed " + old + " to " + to);
+                    s.renameVolume(old.volume(), bare);
                 }
-            }
+                return null;
+            }, c -> {
+                c.rename(old.toString(), bare, force);
+                return null;
+            });
+            out().println("renamed " + old + " to " + (old.isSnapshot() ? old.volume() + "@" + to : to));
             return 0;
         }
     }
@@ -168,10 +191,8 @@ final class VolumeCommands {
 
         @Override
         public Integer call() throws IOException {
-            Map<String, String> props;
-            try (Store s = openReadOnly()) {
-                props = s.properties(target.toString());
-            }
+            Map<String, String> props = either(true, s -> s.properties(target.toString()),
+                    c -> c.properties(target.toString()));
             if (key != null) {
                 String v = props.get(key);
                 if (v == null) {
@@ -226,14 +247,15 @@ final class VolumeCommands {
                 Map.Entry<String, String> kv = property(spec.commandLine(), a);
                 props.put(kv.getKey(), kv.getValue());
             }
-            try (Store s = open()) {
+            either(false, s -> {
                 for (Map.Entry<String, String> kv : props.entrySet()) {
                     s.setProperty(target.toString(), kv.getKey(), kv.getValue());
                 }
                 for (String k : unset) {
                     s.setProperty(target.toString(), k, null);
                 }
-            }
+                return null;
+            }, c -> c.setProperties(target.toString(), props, unset));
             out().println("set " + props.size() + " and removed " + unset.size() + " propert"
                     + (props.size() + unset.size() == 1 ? "y" : "ies") + " of " + target);
             return 0;

@@ -136,11 +136,11 @@ class ServeCommandTest {
         assertEquals(1, missing.exit());
         assertTrue(missing.err().startsWith("varve: no volume named 'nope'"), missing.err());
 
-        // what the control socket does not do is refused with the reason
-        Cli.Result write = Cli.runWithInput(new byte[BLOCK], "write", store, "vm");
-        assertEquals(1, write.exit());
-        assertTrue(write.err().contains("is held by a running 'varve serve' (process "), write.err());
-        assertTrue(write.err().contains("'varve write' does not go through a server: stop it first"), write.err());
+        // fsck checks a store no process has open: it says what to stop
+        Cli.Result fsck = Cli.run("fsck", store);
+        assertEquals(8, fsck.exit(), fsck.toString());
+        assertTrue(fsck.err().contains(store + " is open in another Varve process (process "), fsck.err());
+        assertTrue(fsck.err().contains("stop the server"), fsck.err());
         Cli.Result second = Cli.run("serve", store, "--port", "0");
         assertEquals(1, second.exit());
         assertTrue(second.err().startsWith("varve: " + store + " is already served by a running 'varve serve'"),
