@@ -20,6 +20,10 @@ final class CommitContent {
     /** Every catalog entry that could be read (all of them when {@link #catalogWhole}). */
     final List<CatalogEntry> entries = new ArrayList<>();
     final Map<Long, CatalogEntry> byId = new HashMap<>();
+    /** Entry id -> the address of the catalog leaf that holds it. */
+    final Map<Long, Long> entryLeaf = new HashMap<>();
+    /** Entry id -> bytes of data its extent tree maps, for trees that could be read whole. */
+    final Map<Long, Long> referencedBytes = new HashMap<>();
     /** Findings in the catalog tree itself: entries behind them could not be read. */
     final Set<Integer> catalogDamage = new LinkedHashSet<>();
     /** Findings about the catalog's structure (names, parents, cycles). */
@@ -122,6 +126,27 @@ final class CommitContent {
                 next = map.ceilingEntry(from);
             }
             map.put(from, to);
+        }
+
+        /** Bytes of these ranges that {@code other} (may be null) does not cover. */
+        long bytesNotIn(Ranges other) {
+            long n = 0;
+            for (var x : map.entrySet()) {
+                long at = x.getKey();
+                long end = x.getValue();
+                if (other != null) {
+                    var below = other.map.floorEntry(at);
+                    if (below != null && below.getValue() > at) {
+                        at = Math.min(end, below.getValue());
+                    }
+                    for (var y : other.map.subMap(at, true, end, false).entrySet()) {
+                        n += y.getKey() - at;
+                        at = Math.min(end, y.getValue());
+                    }
+                }
+                n += end - at;
+            }
+            return n;
         }
     }
 }

@@ -12,9 +12,12 @@ import dev.varve.engine.format.RecordLayout;
 import dev.varve.engine.log.CommitInfo;
 import dev.varve.engine.log.Log;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -42,11 +45,18 @@ final class ContentCheck {
     private static final long NODE_CACHE_BYTES = 32L << 20;
     /** No findings: a shared empty array. */
     private static final long[] NONE = new long[0];
+    /** A node payload's count and padding before its entries (FORMAT.md, record types 1-4). */
+    private static final int LEAF_PREFIX_BYTES = 4;
 
     /** The outcome of checking one subtree. */
     private static final class Sub {
         /** When >= 0 the node itself could not be used; nothing else is set. */
         int slot = -1;
+        /**
+         * The pointer did not match a whole record: the finding belongs to this pointer, not to
+         * the address, which another pointer may name rightly. Not remembered.
+         */
+        boolean pointerOnly;
         TreeKind kind;
         int length;
         long generation;
@@ -55,6 +65,11 @@ final class ContentCheck {
         long maxKey = Long.MIN_VALUE;
         /** One past the last key covered (for extents, the end of the last extent). */
         long maxEnd = Long.MIN_VALUE;
+        /** Extents: the blocks the subtree maps, or -1 when a node below could not be used. */
+        long blocks;
+        /** The leaves holding the lowest key and the end of the last extent, to name them when out of range. */
+        long minKeyNode;
+        long maxEndNode;
         /** Findings below, as (finding, lowest key, key past the end) triples. */
         long[] damage = NONE;
         /** Interior nodes: the children, to list a catalog's entries. */
@@ -87,6 +102,10 @@ final class ContentCheck {
     final Set<Long> referenced = new HashSet<>();
     /** The highest of them. */
     long maxSegment;
+    /** Data segment -> byte ranges of it that the trees walked so far, and pending writes, point at. */
+    final Map<Long, CommitContent.Ranges> dataRefs = new HashMap<>();
+    /** Nodes over the bounds this version writes (address -> what), in the order found. */
+    final Map<Long, String> overfull = new LinkedHashMap<>();
     /**
      * The block size of the volume or snapshot whose tree is being walked, for the data
      * checks of its leaves (a leaf is only ever shared within one lineage, so one size).
@@ -116,7 +135,7 @@ final class ContentCheck {
         refer(c.address());
         TreePointer root = c.catalogRoot();
         if (!root.isEmpty()) {
-            Sub s = visit(TreeKind.CATALOG, root.address(), root.length(), root.generation());
+            Sub s = visit(TreeKind.CATALOG, root.address(), root.length(), root.generation(), c.address());
             if (s.slot >= 0) {
                 catalogDamage(out, s.slot, Long.MIN_VALUE, Long.MAX_VALUE);
             } else {
@@ -167,6 +186,9 @@ final class ContentCheck {
             List<CatalogEntry> l = leafEntries.get(addr);
             if (l != null) {
                 out.entries.addAll(l);
+                for (CatalogEntry e : l) {
+                    out.entryLeaf.put(e.id, addr);
+                }
             }
             return;
         }
@@ -182,26 +204,45 @@ final class ContentCheck {
     }
 
     /** Data a pending write names: live, like the data of an extent in a tree. */
-    void referData(long address) {
+    void referData(long address, long bytes) {
         refer(address);
         liveSegments.add(LogAddress.segment(address));
+        referDataBytes(address, bytes);
+    }
+
+    private void referDataBytes(long address, long bytes) {
+        long off = LogAddress.offset(address);
+        dataRefs.computeIfAbsent(LogAddress.segment(address), k -> new CommitContent.Ranges()).add(off, off + bytes);
+    }
+
+    /** "the record at segment 3 offset 4096": the record holding a pointer (or a parent's keys). */
+    private static String holder(long address) {
+        return "the record at segment " + LogAddress.segment(address) + " offset " + LogAddress.offset(address);
     }
 
     // ------------------------------------------------------------------ trees
 
-    private Sub visit(TreeKind kind, long addr, int len, long gen) throws IOException {
+    /**
+     * The subtree a pointer names, checked once per address. {@code from} is the record holding
+     * the pointer (an interior node, the catalog leaf of a volume or snapshot, or the commit),
+     * named when the pointer and the record it lands on disagree.
+     */
+    private Sub visit(TreeKind kind, long addr, int len, long gen, long from) throws IOException {
         Sub s = memo.get(addr);
         if (s != null) {
             if (s.slot < 0 && (s.kind != kind || s.length != len || s.generation != gen)) {
                 return Sub.damaged(findings.slot("tree-pointer", LogAddress.segment(addr), LogAddress.offset(addr),
-                        "a pointer expects a " + kindName(kind) + " node of length " + len + " and generation " + gen
-                                + ", the record there is a " + kindName(s.kind) + " node of length " + s.length
-                                + " and generation " + s.generation + " (stale or misdirected pointer)"));
+                        "the pointer in " + holder(from) + " expects " + aNode(kind) + " of length " + len
+                                + " and generation " + gen + " here, but the record here is " + aNode(s.kind)
+                                + " of length " + s.length + " and generation " + s.generation
+                                + " (a stale or misdirected pointer or write)"));
             }
             return s;
         }
-        s = read(kind, addr, len, gen);
-        memo.put(addr, s);
+        s = read(kind, addr, len, gen, from);
+        if (!s.pointerOnly) {
+            memo.put(addr, s);
+        }
         return s;
     }
 
@@ -209,7 +250,49 @@ final class ContentCheck {
         return k == TreeKind.EXTENTS ? "extent" : "catalog";
     }
 
-    private Sub read(TreeKind kind, long addr, int len, long gen) throws IOException {
+    private static String aNode(TreeKind k) {
+        return k == TreeKind.EXTENTS ? "an extent node" : "a catalog node";
+    }
+
+    /**
+     * When the record at {@code addr} is whole (its own checksum matches over the length its
+     * header gives) but is not what the pointer expects (another length, another generation, a
+     * record of another kind): what the pointer expects and what is there. Null when the record
+     * itself is damaged or missing, or matches the pointer (then it does not decode).
+     */
+    private String pointerMismatch(TreeKind kind, long addr, int len, long gen, long from) throws IOException {
+        long seg = LogAddress.segment(addr);
+        UnsafeBuffer u;
+        try {
+            ByteBuffer h = ByteBuffer.allocate(RecordLayout.HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+            if (log.segment(seg).file.read(h, LogAddress.offset(addr)) < RecordLayout.HEADER_BYTES
+                    || h.getInt(RecordLayout.MAGIC_OFFSET) != RecordLayout.MAGIC) {
+                return null;
+            }
+            u = log.readRecord(addr, h.getInt(RecordLayout.LENGTH_OFFSET));
+        } catch (dev.varve.engine.CorruptionException | java.nio.file.NoSuchFileException e) {
+            return null;
+        }
+        int ownLength = u.getInt(RecordLayout.LENGTH_OFFSET);
+        byte type = u.getByte(RecordLayout.TYPE_OFFSET);
+        long ownGen = u.getLong(RecordLayout.GENERATION_OFFSET);
+        if (ownLength == len && ownGen == gen && (type == kind.leafType || type == kind.interiorType)) {
+            return null;
+        }
+        return "the pointer in " + holder(from) + " expects " + aNode(kind) + " of length " + len + " and generation "
+                + gen + " here, but the record here is "
+                + (type == RecordLayout.TYPE_EXTENT_LEAF || type == RecordLayout.TYPE_EXTENT_INTERIOR ? "an " : "a ")
+                + RecordLayout.typeName(type) + " record of length " + ownLength + " and generation " + ownGen
+                + ", whole (a stale or misdirected pointer or write)";
+    }
+
+    /** A node over the bounds this version writes: legal (fan-out is not part of the format), worth a warning. */
+    private void overfull(long addr, String what) {
+        overfull.putIfAbsent(addr, what + ": any count that decodes is read, but a writer with these bounds never "
+                + "writes it (a bug, or a writer with other bounds)");
+    }
+
+    private Sub read(TreeKind kind, long addr, int len, long gen, long from) throws IOException {
         refer(addr);
         Node<?> n;
         try {
@@ -220,6 +303,13 @@ final class ContentCheck {
                     && !(e instanceof java.nio.file.NoSuchFileException)) {
                 throw (IOException) e;
             }
+            String mismatch = pointerMismatch(kind, addr, len, gen, from);
+            if (mismatch != null) {
+                Sub s = Sub.damaged(findings.slot("tree-pointer", LogAddress.segment(addr), LogAddress.offset(addr),
+                        mismatch));
+                s.pointerOnly = true;
+                return s;
+            }
             return Sub.damaged(findings.slot("tree-node", LogAddress.segment(addr), LogAddress.offset(addr),
                     strip(e.getMessage())));
         }
@@ -228,7 +318,11 @@ final class ContentCheck {
         liveSegments.add(LogAddress.segment(addr));
         if (n.count() == 0) {
             return Sub.damaged(findings.slot("tree-empty-node", LogAddress.segment(addr), LogAddress.offset(addr),
-                    "a " + kindName(kind) + " node with no entries"));
+                    aNode(kind) + " with no entries"));
+        }
+        if (!n.isLeaf() && n.count() > kind.maxInterior) {
+            overfull(addr, (kind == TreeKind.EXTENTS ? "an " : "a ") + kindName(kind) + " interior node with " + n.count()
+                    + " pointers (this version writes at most " + kind.maxInterior + ")");
         }
         Sub s = new Sub();
         s.kind = kind;
@@ -250,12 +344,17 @@ final class ContentCheck {
 
     private void extentLeaf(long addr, Node<?> n, Sub s, LongArrayList dmg) throws IOException {
         long prevEnd = Long.MIN_VALUE;
+        long blocks = 0;
+        int bytes = LEAF_PREFIX_BYTES;
         for (int i = 0; i < n.count(); i++) {
             Extent e = (Extent) n.value(i);
             long k = n.key(i);
             extents++;
+            blocks += e.blocks;
+            bytes += 8 + Extent.CODEC.encodedLength(e);
             liveSegments.add(LogAddress.segment(e.address));
             refer(e.address);
+            referDataBytes(e.address, (long) e.blocks * blockSize);
             if (k < prevEnd) {
                 add(dmg, findings.slot("extent-overlap", LogAddress.segment(addr), LogAddress.offset(addr),
                         "the extent at block " + k + " overlaps the one before it (which ends at block " + prevEnd + ")"),
@@ -264,13 +363,25 @@ final class ContentCheck {
             prevEnd = Math.max(prevEnd, k + e.blocks);
             data.add(e, blockSize);
         }
+        TreeKind x = TreeKind.EXTENTS;
+        if (n.count() > x.maxLeaf || (bytes > x.maxLeafBytes && n.count() > 1)) {
+            overfull(addr, "an extent leaf with " + n.count() + " extents in " + bytes + " payload bytes (this version "
+                    + "writes at most " + x.maxLeaf + " extents and " + x.maxLeafBytes + " bytes, or one larger extent)");
+        }
+        s.blocks = blocks;
         s.height = 0;
+        s.minKeyNode = addr;
+        s.maxEndNode = addr;
         s.minKey = n.key(0);
         s.maxKey = n.key(n.count() - 1);
         s.maxEnd = prevEnd;
     }
 
     private void catalogLeaf(long addr, Node<?> n, Sub s, LongArrayList dmg) {
+        if (n.count() > TreeKind.CATALOG.maxLeaf) {
+            overfull(addr, "a catalog leaf with " + n.count() + " entries (this version writes at most "
+                    + TreeKind.CATALOG.maxLeaf + ")");
+        }
         List<CatalogEntry> l = new ArrayList<>();
         for (int i = 0; i < n.count(); i++) {
             long k = n.key(i);
@@ -296,6 +407,7 @@ final class ContentCheck {
         s.childGen = new long[count];
         int height = -1;
         long prevEnd = Long.MIN_VALUE;
+        long blocks = 0;
         for (int i = 0; i < count; i++) {
             long lo = n.key(i);
             long hi = i + 1 < count ? n.key(i + 1) : Long.MAX_VALUE;
@@ -303,42 +415,55 @@ final class ContentCheck {
             s.childAddr[i] = ca;
             s.childLen[i] = n.childLength(i);
             s.childGen[i] = n.childGeneration(i);
-            Sub c = visit(kind, ca, n.childLength(i), n.childGeneration(i));
+            Sub c = visit(kind, ca, n.childLength(i), n.childGeneration(i), addr);
             if (c.slot >= 0) {
                 add(dmg, c.slot, lo, hi);
+                blocks = -1;
                 continue;
             }
+            blocks = blocks < 0 || c.blocks < 0 ? -1 : blocks + c.blocks;
             for (int j = 0; j < c.damage.length; j += 3) {
                 long a = Math.max(lo, c.damage[j + 1]);
                 long b = Math.min(hi, c.damage[j + 2]);
                 add(dmg, (int) c.damage[j], a, Math.max(a, b));
             }
             if (c.minKey < lo || c.maxKey >= hi) {
+                // lookups of the range given and of the keys found both go wrong
                 add(dmg, findings.slot("tree-order", LogAddress.segment(ca), LogAddress.offset(ca),
-                        "keys " + c.minKey + ".." + c.maxKey + " lie outside the range [" + lo + ", "
-                                + (hi == Long.MAX_VALUE ? "end" : hi) + ") the parent gives this node"), lo, hi);
+                        "keys " + c.minKey + ".." + c.maxKey + " of this node lie outside the range [" + lo + ", "
+                                + (hi == Long.MAX_VALUE ? "end" : hi) + ") its parent, " + holder(addr) + ", gives it"),
+                        Math.min(lo, c.minKey), Math.max(hi, c.maxEnd));
             }
             if (kind == TreeKind.EXTENTS && c.minKey < prevEnd) {
                 add(dmg, findings.slot("extent-overlap", LogAddress.segment(ca), LogAddress.offset(ca),
-                        "the first extent of this node (block " + c.minKey + ") overlaps the node before it, which ends at block "
-                                + prevEnd), c.minKey, prevEnd);
+                        "the first extent of this node (block " + c.minKey + ") overlaps the node before it under "
+                                + holder(addr) + ", which ends at block " + prevEnd), c.minKey, prevEnd);
             }
             if (height >= 0 && c.height != height) {
                 add(dmg, findings.slot("tree-balance", LogAddress.segment(addr), LogAddress.offset(addr),
                         "children at different depths (" + height + " and " + c.height + ")"), n.key(0), Long.MAX_VALUE);
             }
             height = Math.max(height, c.height);
-            s.minKey = Math.min(s.minKey, c.minKey);
+            if (c.minKey < s.minKey) {
+                s.minKey = c.minKey;
+                s.minKeyNode = c.minKeyNode;
+            }
             s.maxKey = Math.max(s.maxKey, c.maxKey);
-            s.maxEnd = Math.max(s.maxEnd, c.maxEnd);
+            if (c.maxEnd > s.maxEnd) {
+                s.maxEnd = c.maxEnd;
+                s.maxEndNode = c.maxEndNode;
+            }
             prevEnd = Math.max(prevEnd, c.maxEnd);
         }
         s.height = height + 1;
+        s.blocks = blocks;
         if (s.minKey == Long.MAX_VALUE) {
             // every child is damaged: nothing is known of the keys below but the parent's own
             s.minKey = n.key(0);
             s.maxKey = n.key(count - 1);
             s.maxEnd = s.maxKey + 1;
+            s.minKeyNode = addr;
+            s.maxEndNode = addr;
         }
     }
 
@@ -369,21 +494,32 @@ final class ContentCheck {
         int bs = Math.max(1, e.blockSize);
         long blocks = e.size / bs;
         blockSize = bs;
-        Sub s = visit(TreeKind.EXTENTS, e.root.address(), e.root.length(), e.root.generation());
+        Sub s = visit(TreeKind.EXTENTS, e.root.address(), e.root.length(), e.root.generation(),
+                out.entryLeaf.getOrDefault(e.id, out.commit.address()));
         if (s.slot >= 0) {
             entryDamage(out, e, s.slot, who, 0, blocks, bs);
             return;
         }
+        if (s.blocks >= 0) {
+            out.referencedBytes.put(e.id, s.blocks * bs);
+        }
         for (int i = 0; i < s.damage.length; i += 3) {
             entryDamage(out, e, (int) s.damage[i], who, Math.max(0, s.damage[i + 1]), Math.min(blocks, s.damage[i + 2]), bs);
         }
-        if (s.minKey < 0 || s.maxEnd > blocks) {
-            int slot = findings.slot("extent-range", LogAddress.segment(e.root.address()), LogAddress.offset(e.root.address()),
-                    "extents of " + who + " cover blocks " + s.minKey + ".." + (s.maxEnd - 1) + ", outside its " + blocks
-                            + " blocks");
-            out.treeDamage.computeIfAbsent(e.id, k -> new LinkedHashSet<>()).add(slot);
-            out.affectWhole(slot, who);
+        if (s.minKey < 0) {
+            outOfRange(out, e, s.minKeyNode, "an extent of this leaf starts at block " + s.minKey + ", before the first");
         }
+        if (s.maxEnd > blocks) {
+            outOfRange(out, e, s.maxEndNode, "extents of this leaf reach block " + (s.maxEnd - 1) + ", past the end ("
+                    + blocks + " blocks of " + bs + " bytes)");
+        }
+    }
+
+    /** Extents outside a volume's blocks, reported at the leaf holding them: reads there never reach them. */
+    private void outOfRange(CommitContent out, CatalogEntry e, long leaf, String what) {
+        int slot = findings.slot("extent-range", LogAddress.segment(leaf), LogAddress.offset(leaf), what);
+        out.treeDamage.computeIfAbsent(e.id, k -> new LinkedHashSet<>()).add(slot);
+        out.affectWhole(slot, out.name(e));
     }
 
     private void entryDamage(CommitContent out, CatalogEntry e, int slot, String who, long lo, long hi, int bs) {
@@ -463,8 +599,11 @@ final class ContentCheck {
         }
     }
 
+    /** A finding about an entry, placed at the catalog leaf that holds it. */
     private void structure(CommitContent out, CatalogEntry e, String kind, String message, String who) {
-        int slot = findings.slot(kind, 0, -1, message);
+        long leaf = out.entryLeaf.getOrDefault(e.id, 0L);
+        int slot = leaf == 0 ? findings.slot(kind, 0, -1, message)
+                : findings.slot(kind, LogAddress.segment(leaf), LogAddress.offset(leaf), message);
         out.catalogStructure.add(slot);
         out.affectWhole(slot, who);
     }
@@ -532,8 +671,8 @@ final class ContentCheck {
             Node<Extent> n;
             try {
                 n = nodes.load(TreeKind.EXTENTS, Extent.CODEC, addr, len, gen);
-            } catch (IOException | RuntimeException e) {
-                return NONE;
+            } catch (dev.varve.engine.CorruptionException | java.nio.file.NoSuchFileException | RuntimeException e) {
+                return NONE; // damage the first walk reported
             }
             for (int i = 0; i < n.count(); i++) {
                 Extent e = n.value(i);

@@ -28,6 +28,13 @@ import java.nio.file.StandardOpenOption;
  * matches its checksum), and damage among them that loses writes a flush acknowledged. Each
  * problem says which volumes and snapshots, and which byte ranges of them, it affects.
  *
+ * <p>Besides damage it warns about nodes over the bounds this version writes ({@code tree-fill}),
+ * and counts what no current tree reaches: old nodes and blobs, and apart from them the data
+ * blocks nothing points at, per segment ({@code unreachable-records}). It recomputes each volume's
+ * and snapshot's referenced bytes from its tree and, on a store without errors, compares them with
+ * the engine's own accounting ({@link SpaceCheck}). A storage that fails to read stops the check:
+ * {@code check-aborted}, exit 8.
+ *
  * <p>A repair ({@link #repair}) goes back to the newest commit whose whole content verifies,
  * or with salvage keeps every volume and snapshot that verifies; see {@link Repair} and the
  * "Repair" section of docs/FORMAT.md.
@@ -67,14 +74,21 @@ public final class Fsck {
     }
 
     public static Report check(Storage storage, boolean fast, Listener listener) {
+        return check(storage, fast, listener, SpaceCheck.ENGINE);
+    }
+
+    static Report check(Storage storage, boolean fast, Listener listener, SpaceCheck.EngineSpace engine) {
+        Report r;
         try (Survey s = Survey.run(storage, fast, new Meter(listener))) {
-            return s.finish();
+            r = s.finish();
         } catch (IOException | RuntimeException e) {
-            Report r = new Report();
+            r = new Report();
             r.aborted = true;
-            r.error("check-aborted", 0, -1, "the check could not go on: " + e, (String) null);
+            r.error("check-aborted", 0, -1, Survey.abortMessage(e), (String) null);
             return r;
         }
+        SpaceCheck.crossCheck(r, storage, engine);
+        return r;
     }
 
     /**

@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.zip.CRC32C;
+import org.agrona.collections.LongArrayList;
 import org.agrona.collections.LongHashSet;
 import org.agrona.concurrent.UnsafeBuffer;
 
@@ -45,6 +46,7 @@ final class LogScan {
     static final String MARK_KEY = "varve.repair";
     /** Blob key listing the damaged records a repair left behind, as "segment:offset" words. */
     static final String ACKNOWLEDGED_KEY = "varve.repair.acknowledged";
+    private static final int SUMMARY_ENTRY_BYTES = 8 + 8 + 4 + 8;
 
     /**
      * A stretch of a meta segment that is not whole records. {@code type} and {@code length}
@@ -107,6 +109,11 @@ final class LogScan {
     final List<Intent> intents = new ArrayList<>();
     /** Meta segment -> the whole records other than intents after its last commit record. */
     final Map<Long, List<Tail>> tails = new HashMap<>();
+    /**
+     * What the data summaries say was written: {address, blocks, lineage} triples, for
+     * counting data blocks no tree points at any more.
+     */
+    final LongArrayList written = new LongArrayList();
     /** Meta segment -> its file size. */
     final Map<Long, Long> sizes = new HashMap<>();
     long records;
@@ -272,9 +279,7 @@ final class LogScan {
                     meter.add(size - w.counted);
                     return;
                 }
-                case RecordLayout.TYPE_DATA_SUMMARY -> {
-                    // back-references; nothing points at them
-                }
+                case RecordLayout.TYPE_DATA_SUMMARY -> summary(b, at, len);
                 default -> addDamage(seg.id, p, p + len, "record-type", "unknown record type " + type, type, len);
             }
             p += len;
@@ -325,6 +330,21 @@ final class LogScan {
             addDamage(LogAddress.segment(a), LogAddress.offset(a), LogAddress.offset(a) + c.length(), "txg-checksum",
                     "the records of generation " + c.generation() + " do not match the checksum its commit carries "
                             + "(a record of that generation was replaced by another)", RecordLayout.TYPE_COMMIT, c.length());
+        }
+    }
+
+    /** A data summary's entries (FORMAT.md, record type 5): {address u64, first lba u64, blocks u32, lineage u64}. */
+    private void summary(ByteBuffer b, int at, int len) {
+        int p = at + RecordLayout.HEADER_BYTES;
+        long count = b.getInt(p) & 0xFFFF_FFFFL;
+        if (count > (len - RecordLayout.HEADER_BYTES - 4) / SUMMARY_ENTRY_BYTES) {
+            return; // a back-reference only: nothing reads it but this count
+        }
+        for (int i = 0; i < count; i++) {
+            int e = p + 4 + i * SUMMARY_ENTRY_BYTES;
+            written.addLong(b.getLong(e));
+            written.addLong(b.getInt(e + 16) & 0xFFFF_FFFFL);
+            written.addLong(b.getLong(e + 20));
         }
     }
 

@@ -196,7 +196,7 @@ final class PendingWrites {
                     continue;
                 }
                 if (op.extent != null) {
-                    content.referData(op.extent.address);
+                    content.referData(op.extent.address, (long) op.extent.blocks * bs);
                     if (op.data == null) {
                         data.add(op.extent, bs);
                     } else {
@@ -299,8 +299,10 @@ final class PendingWrites {
             UnsafeBuffer rec = log.readRecord(address, length);
             List<Op> out = new ArrayList<>();
             return decode(rec, length, 0, rec.getLong(RecordLayout.GENERATION_OFFSET), out) == null ? out : List.of();
-        } catch (IOException | RuntimeException e) {
+        } catch (dev.varve.engine.CorruptionException | java.nio.file.NoSuchFileException | RuntimeException e) {
             return List.of();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e); // the storage failed: the check stops (exit 8)
         }
     }
 

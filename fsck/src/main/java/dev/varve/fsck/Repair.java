@@ -95,6 +95,8 @@ final class Repair {
         }
         try {
             return new Repair(storage, fast, salvage, new Meter(listener)).repair();
+        } catch (java.io.UncheckedIOException e) {
+            throw e.getCause();
         } finally {
             lock.close();
         }
@@ -148,7 +150,7 @@ final class Repair {
      * commits beyond that end (whole commits recovery cannot reach past damage); and, when the
      * chain breaks at damage, the durable commits older than the break.
      */
-    private static List<CommitInfo> candidates(Survey s) {
+    private static List<CommitInfo> candidates(Survey s) throws IOException {
         List<CommitInfo> l = new ArrayList<>(s.chain);
         long oldest = s.chain.get(s.chain.size() - 1).generation();
         boolean broken = s.logProblems.stream().anyMatch(p -> p.kind().equals("commit-chain"));
@@ -218,7 +220,7 @@ final class Repair {
     }
 
     /** What going back from the end of the log to {@code g} loses. */
-    private void describeRollback(Survey s, CommitContent g) {
+    private void describeRollback(Survey s, CommitContent g) throws IOException {
         long to = g.commit.generation();
         long from = s.last.generation();
         result.toGeneration = to;
@@ -236,14 +238,16 @@ final class Repair {
             return;
         }
         CommitContent now = s.current;
+        TreeDiff diff = new TreeDiff(new NodeCache(s.log, 64L << 20));
         for (CatalogEntry e : now.entries) {
             CatalogEntry old = g.byId.get(e.id);
             if (old == null) {
                 result.losses.add(new RepairResult.Loss(now.name(e), (to < from ? "created after generation " + to
                         : "destroyed in generation " + to) + "; it is gone"));
+            } else if (!same(e, old) && to > from) {
+                result.losses.add(new RepairResult.Loss(now.name(e), "now as of generation " + to));
             } else if (!same(e, old)) {
-                result.losses.add(new RepairResult.Loss(now.name(e), to < from ? "goes back to generation " + to
-                        + ": changes made to it since are lost" : "now as of generation " + to));
+                result.losses.add(goesBack(diff, now.name(e), e, old, to));
             }
         }
         for (CatalogEntry old : g.entries) {
@@ -255,6 +259,46 @@ final class Repair {
             result.losses.add(new RepairResult.Loss("the catalog", "the catalog of generation " + from
                     + " is partly unreadable: volumes and snapshots only it held are not listed above"));
         }
+    }
+
+    /**
+     * A volume or snapshot going back to generation {@code to}: the byte ranges where its current
+     * tree and that commit's differ, when both can be read; else that what changed since is lost.
+     */
+    private static RepairResult.Loss goesBack(TreeDiff diff, String name, CatalogEntry now, CatalogEntry old, long to)
+            throws IOException {
+        String back = "goes back to generation " + to;
+        int bs = Math.max(1, old.blockSize);
+        CommitContent.Ranges blocks = bs == Math.max(1, now.blockSize) ? diff.blocks(now.root, old.root, bs) : null;
+        if (blocks == null) {
+            return new RepairResult.Loss(name, back + ": changes made to it since generation " + to + " are lost (its "
+                    + "current tree cannot be read whole, so which bytes is not known)");
+        }
+        CommitContent.Ranges bytes = new CommitContent.Ranges();
+        long end = Math.min(now.size, old.size);
+        for (var r : blocks.map.entrySet()) {
+            long from = r.getKey() * bs;
+            long until = Math.min(end, r.getValue() * bs);
+            if (from < until) {
+                bytes.add(from, until);
+            }
+        }
+        if (now.size != old.size) {
+            bytes.add(end, Math.max(now.size, old.size)); // what one size has and the other does not
+        }
+        if (bytes.map.isEmpty()) {
+            return new RepairResult.Loss(name, back + ": its blocks are the same there; what else changed since (its size,"
+                    + " parent, name or properties) is lost");
+        }
+        long total = bytes.bytesNotIn(null);
+        List<Problem.Affected> ranges = new ArrayList<>();
+        for (var r : bytes.map.entrySet()) {
+            ranges.add(new Problem.Affected(name, r.getKey(), r.getValue() - 1));
+        }
+        return new RepairResult.Loss(name, back + ": " + PendingWrites.describe(bytes) + " (" + total + " bytes in "
+                + ranges.size() + (ranges.size() == 1 ? " range" : " ranges") + ") differ from its current contents, and "
+                + "what they hold now is lost" + (now.size != old.size ? "; its size goes back from " + now.size + " to "
+                + old.size + " bytes" : ""), ranges);
     }
 
     private static boolean same(CatalogEntry a, CatalogEntry b) {

@@ -6,8 +6,20 @@ import java.util.List;
 
 /** What {@code fsck --repair} found, did, and lost. */
 public final class RepairResult {
-    /** Something the repair could not keep: a volume, a snapshot, properties, or commits. */
-    public record Loss(String name, String what) {
+    /**
+     * Something the repair could not keep: a volume, a snapshot, properties, or commits;
+     * {@code ranges} the byte ranges of {@code name} lost, when known (a volume going back to an
+     * older commit, whose trees could both be read), else empty.
+     */
+    public record Loss(String name, String what, List<Problem.Affected> ranges) {
+        public Loss {
+            ranges = ranges == null ? List.of() : List.copyOf(ranges);
+        }
+
+        public Loss(String name, String what) {
+            this(name, what, List.of());
+        }
+
         @Override
         public String toString() {
             return name + ": " + what;

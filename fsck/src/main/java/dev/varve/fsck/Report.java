@@ -3,7 +3,9 @@ package dev.varve.fsck;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.stream.Collectors;
 
@@ -32,6 +34,12 @@ public final class Report {
     long pendingIntents;
     long pendingOps;
     final Set<Long> liveSegments = new TreeSet<>();
+    /** Data segment -> bytes of data blocks no current tree or pending write points at. */
+    final Map<Long, Long> unreferencedData = new TreeMap<>();
+    /** Referenced bytes of every volume and snapshot whose tree could be read whole, recomputed from it. */
+    final List<Space> space = new ArrayList<>();
+    /** Set when the recomputed space was compared with the engine's own figures. */
+    boolean spaceCrossChecked;
     /** Set when the check itself could not run to its end (an I/O error, a newer format). */
     boolean aborted;
 
@@ -96,10 +104,41 @@ public final class Report {
 
     /**
      * Tree nodes and blobs in the log that no root of the current commit reaches: older
-     * versions the collector reclaims (or, if it never does, leaks).
+     * versions the collector reclaims (or, if it never does, leaks). Data blocks are counted
+     * apart, in {@link #unreferencedData()}.
      */
     public long unreachableRecords() {
         return unreachableRecords;
+    }
+
+    /**
+     * Bytes of data blocks in the data segments that no tree of the current commit and no
+     * pending write points at, per segment: overwritten, trimmed or destroyed data the
+     * collector has not reclaimed yet (as the data summaries record what was written).
+     */
+    public Map<Long, Long> unreferencedData() {
+        return Collections.unmodifiableMap(unreferencedData);
+    }
+
+    public long unreferencedDataBytes() {
+        return unreferencedData.values().stream().mapToLong(Long::longValue).sum();
+    }
+
+    /**
+     * What fsck recomputes of each volume's and snapshot's space from its tree (the store keeps
+     * no accounting): {@code referenced} is the bytes of data its extents map, shared or not.
+     */
+    public record Space(String name, long logical, long referenced) {
+    }
+
+    /** Space of every volume and snapshot whose tree could be read whole, by name. */
+    public List<Space> space() {
+        return Collections.unmodifiableList(space);
+    }
+
+    /** True when {@link #space()} was compared with the engine's own accounting (a store without errors). */
+    public boolean spaceCrossChecked() {
+        return spaceCrossChecked;
     }
 
     /**

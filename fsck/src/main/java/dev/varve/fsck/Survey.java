@@ -35,6 +35,9 @@ import java.util.zip.CRC32C;
  * chooses from it the commit to go back to.
  */
 final class Survey implements Closeable {
+    /** The smallest block size a volume can have: what an unknown lineage's blocks are counted as. */
+    private static final int MIN_BLOCK_SIZE = 512;
+
     /** A problem at one place in the log (or the superblock file), before it is classified. */
     record LogProblem(String kind, long segment, long offset, String message, String affected) {
     }
@@ -78,6 +81,8 @@ final class Survey implements Closeable {
     /** Addresses of commits some later whole commit names as its previous one. */
     private Set<Long> successors;
     CommitContent current;
+    /** Data segment -> bytes of written data blocks nothing current points at. */
+    Map<Long, Long> unreferencedData = Map.of();
 
     private Survey(Storage storage, boolean fast, Meter meter) {
         this.storage = storage;
@@ -95,9 +100,23 @@ final class Survey implements Closeable {
             s.survey();
         } catch (IOException | RuntimeException e) {
             s.report.aborted = true;
-            s.report.error("check-aborted", 0, -1, "the check could not go on: " + e, (String) null);
+            s.report.error("check-aborted", 0, -1, abortMessage(e), (String) null);
         }
         return s;
+    }
+
+    /** What stopped a check: a storage that failed to read (or a bug), and what to do. */
+    static String abortMessage(Throwable e) {
+        if (e instanceof java.io.UncheckedIOException u) {
+            e = u.getCause();
+        }
+        if (e instanceof IOException) {
+            return "the check stopped before its end because reading the store failed (" + e.getMessage() + "): the"
+                    + " problems listed are only those found before it, and nothing is known of the rest; check the disk"
+                    + " and the files' permissions and run fsck again (or check a copy of the files on a sound disk)";
+        }
+        return "the check stopped before its end on an internal error (" + e + "): the problems listed are only those "
+                + "found before it; please report this as a bug";
     }
 
     private void survey() throws IOException {
@@ -116,7 +135,51 @@ final class Survey implements Closeable {
         }
         walkChain();
         current = content.check(last, intents);
+        unreferencedData = unreferencedData();
         meter.finish();
+    }
+
+    /**
+     * Data segment -> bytes of data blocks that the data summaries say were written there and
+     * that no tree of the current commit, and no pending write, points at: overwritten, trimmed
+     * or destroyed data the collector has not reclaimed yet. Data the compactor moved is in no
+     * summary, so once overwritten it is not counted; a block of a lineage the catalog no longer
+     * holds is counted as 512 bytes (the smallest block size), so the figure is a lower bound.
+     */
+    private Map<Long, Long> unreferencedData() throws IOException {
+        Map<Long, Long> sizes = new HashMap<>();
+        for (Segment seg : log.segments()) {
+            if (seg.kind == SegmentLayout.KIND_DATA) {
+                sizes.put(seg.id, seg.file.size());
+            }
+        }
+        Map<Long, Integer> blockSizes = new HashMap<>();
+        for (var e : current.entries) {
+            blockSizes.putIfAbsent(e.lineage, Math.max(1, e.blockSize));
+        }
+        Map<Long, CommitContent.Ranges> written = new HashMap<>();
+        var w = scan.written;
+        for (int i = 0; i + 2 < w.size(); i += 3) {
+            long address = w.getLong(i);
+            long seg = LogAddress.segment(address);
+            Long size = sizes.get(seg);
+            long off = LogAddress.offset(address);
+            if (size == null || off < SegmentLayout.HEADER_BYTES) {
+                continue;
+            }
+            long end = Math.min(size, off + w.getLong(i + 1) * blockSizes.getOrDefault(w.getLong(i + 2), MIN_BLOCK_SIZE));
+            if (off < end) {
+                written.computeIfAbsent(seg, k -> new CommitContent.Ranges()).add(off, end);
+            }
+        }
+        Map<Long, Long> out = new TreeMap<>();
+        for (var e : written.entrySet()) {
+            long bytes = e.getValue().bytesNotIn(content.dataRefs.get(e.getKey()));
+            if (bytes > 0) {
+                out.put(e.getKey(), bytes);
+            }
+        }
+        return out;
     }
 
     // ------------------------------------------------------------------ superblocks and identity
@@ -320,7 +383,8 @@ final class Survey implements Closeable {
         Recovery.Result r;
         try {
             r = Recovery.rollForward(log, start);
-        } catch (IOException | RuntimeException e) {
+        } catch (CorruptionException | java.nio.file.NoSuchFileException | RuntimeException e) {
+            // damage recovery itself stops at; a storage that fails to read aborts the check
             r = new Recovery.Result(start, 0, true);
         }
         last = r.last();
@@ -347,7 +411,7 @@ final class Survey implements Closeable {
     }
 
     /** True when {@code c} was made durable: recovery from its predecessor accepts it, or a later commit follows it. */
-    boolean durable(CommitInfo c) {
+    boolean durable(CommitInfo c) throws IOException {
         if (c.previous() == LogAddress.NONE) {
             return true;
         }
@@ -369,13 +433,13 @@ final class Survey implements Closeable {
         }
         try {
             return Recovery.rollForward(log, p).last().generation() >= c.generation();
-        } catch (IOException | RuntimeException e) {
+        } catch (CorruptionException | java.nio.file.NoSuchFileException | RuntimeException e) {
             return false;
         }
     }
 
     /** The newest whole commit below {@code below} (by generation) that was durable. */
-    CommitInfo newestDurable(long below) {
+    CommitInfo newestDurable(long below) throws IOException {
         List<CommitInfo> all = new ArrayList<>(scan.commits.values());
         all.sort(Comparator.comparingLong(CommitInfo::generation).reversed());
         for (CommitInfo c : all) {
@@ -619,12 +683,49 @@ final class Survey implements Closeable {
                 r.pendingOps = current.pending.ops.size();
             }
             r.liveSegments.addAll(content.liveSegments);
-            if (r.unreachableRecords > 0) {
-                r.warning("unreachable-records", 0, -1, r.unreachableRecords + " tree nodes and blobs are not reachable "
-                        + "from the current commit (older versions; the collector will reclaim them)");
+            r.unreferencedData.putAll(unreferencedData);
+            long dataBytes = r.unreferencedDataBytes();
+            if (r.unreachableRecords > 0 || dataBytes > 0) {
+                r.warning("unreachable-records", 0, -1, unreachableMessage(r.unreachableRecords, unreferencedData));
+            }
+            for (var e : content.overfull.entrySet()) {
+                r.warning("tree-fill", LogAddress.segment(e.getKey()), LogAddress.offset(e.getKey()), e.getValue());
+            }
+            for (var e : current.entries) {
+                Long bytes = current.referencedBytes.get(e.id);
+                if (bytes != null) {
+                    r.space.add(new Report.Space(current.name(e), e.size, bytes));
+                }
             }
         }
         return r;
+    }
+
+    /** What no current tree reaches: old tree nodes and blobs, and data blocks, each counted apart. */
+    static String unreachableMessage(long records, Map<Long, Long> data) {
+        StringBuilder sb = new StringBuilder();
+        if (records > 0) {
+            sb.append(records).append(" tree nodes and blobs are not reachable from the current commit (older versions;"
+                    + " the collector will reclaim them)");
+        }
+        if (!data.isEmpty()) {
+            long total = data.values().stream().mapToLong(Long::longValue).sum();
+            sb.append(sb.length() == 0 ? "" : "; ").append(total).append(" bytes of data blocks in ").append(data.size())
+                    .append(data.size() == 1 ? " data segment" : " data segments").append(" (");
+            int shown = 0;
+            for (var e : data.entrySet()) {
+                if (shown++ == 8) {
+                    sb.append(", and ").append(data.size() - 8).append(" more segments");
+                    break;
+                }
+                sb.append(shown == 1 ? "" : ", ").append("segment ").append(e.getKey()).append(": ").append(e.getValue())
+                        .append(" bytes");
+            }
+            sb.append(") are referenced by no volume, snapshot or pending write: data overwritten, trimmed or destroyed"
+                    + " since it was written, which may be garbage the collector has not yet reclaimed ('varve gc'"
+                    + " reclaims it)");
+        }
+        return sb.toString();
     }
 
     // ------------------------------------------------------------------ intents after the end

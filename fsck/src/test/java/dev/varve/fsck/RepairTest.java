@@ -112,6 +112,68 @@ class RepairTest {
         assertEquals(0, Fsck.repair(d, false, false, null).exitCode(), "a second repair has nothing to do");
     }
 
+    /**
+     * vm1: A at block 0 and snapshot s1 (generation g1); B at blocks 5-6, committed; C at block 9,
+     * committed. The data segment holds A, B, C in that order.
+     */
+    private static CrashableStorage threeCommits(long[] g1) throws IOException {
+        CrashableStorage d = new CrashableStorage(Disk.ROOT);
+        try (Store s = Store.create(Disk.ROOT, Stores.options(d))) {
+            Volume v = s.createVolume("vm1", 1 << 20);
+            v.write(0, A, 0, A.length);
+            s.snapshot("vm1", "s1", Map.of());
+            g1[0] = s.lastCommit().generation();
+            byte[] b2 = new byte[8192];
+            System.arraycopy(B, 0, b2, 0, 4096);
+            System.arraycopy(A, 0, b2, 4096, 4096);
+            v.write(5 * 4096, b2, 0, b2.length);
+            s.commit();
+            v.write(9 * 4096, B, 0, B.length);
+            s.commit();
+        }
+        return d;
+    }
+
+    @Test
+    void goingBackListsTheBytesEachVolumeLoses() throws IOException {
+        long[] g1 = new long[1];
+        CrashableStorage d = threeCommits(g1);
+        // B's first block: every commit since B was written reaches it, so the store goes back to g1
+        d.flipBit(firstData(d), (SegmentLayout.HEADER_BYTES + 4096 + 10) * 8L);
+        RepairResult r = Fsck.repair(d, false, false, null);
+        assertEquals(1, r.exitCode(), r.summary());
+        assertEquals(g1[0], r.toGeneration(), r.summary());
+        List<RepairResult.Loss> vm1 = r.losses().stream().filter(l -> l.name().equals("vm1")).toList();
+        assertEquals(1, vm1.size(), r.summary());
+        assertEquals(List.of(new Problem.Affected("vm1", 5 * 4096, 7 * 4096 - 1),
+                new Problem.Affected("vm1", 9 * 4096, 10 * 4096 - 1)), vm1.get(0).ranges(), r.summary());
+        String line = "lost: vm1: goes back to generation " + g1[0] + ": bytes 20480-28671, 36864-40959 (12288 bytes in 2"
+                + " ranges) differ from its current contents";
+        assertTrue(r.summary().contains(line), r.summary());
+        // the snapshot is the same in both commits: nothing of it is lost
+        assertTrue(r.losses().stream().noneMatch(l -> l.name().equals("vm1@s1")), r.summary());
+    }
+
+    @Test
+    void goingBackFromATreeThatCannotBeReadSaysChangesAreLost() throws IOException {
+        long[] g1 = new long[1];
+        CrashableStorage d = threeCommits(g1);
+        Disk.Rec leaf = null;
+        for (Disk.Rec x : Disk.records(d)) {
+            if (x.typeName().equals("extent-leaf")) {
+                leaf = x; // the last one written: vm1's current root
+            }
+        }
+        d.flipBit(leaf.file(), leaf.offset() * 8L + 300);
+        RepairResult r = Fsck.repair(d, false, false, null);
+        assertEquals(1, r.exitCode(), r.summary());
+        RepairResult.Loss l = r.losses().stream().filter(x -> x.name().equals("vm1")).findFirst().orElseThrow();
+        assertEquals("goes back to generation " + r.toGeneration() + ": changes made to it since generation "
+                + r.toGeneration() + " are lost (its current tree cannot be read whole, so which bytes is not known)",
+                l.what());
+        assertTrue(l.ranges().isEmpty(), l.toString());
+    }
+
     @Test
     void salvageTakesAVolumeBackToItsSnapshot() throws IOException {
         CrashableStorage d = small();
