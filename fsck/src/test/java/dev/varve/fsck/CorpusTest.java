@@ -7,6 +7,12 @@ import static org.junit.jupiter.api.Assertions.fail;
 import dev.varve.engine.BlockDevice;
 import dev.varve.engine.LogAddress;
 import dev.varve.engine.Store;
+import dev.varve.engine.btree.Extent;
+import dev.varve.engine.btree.Node;
+import dev.varve.engine.btree.NodeCache;
+import dev.varve.engine.btree.TreeKind;
+import dev.varve.engine.btree.TreePointer;
+import dev.varve.engine.catalog.CatalogEntry;
 import dev.varve.engine.catalog.Superblock;
 import dev.varve.engine.format.SegmentLayout;
 import dev.varve.engine.format.SuperblockLayout;
@@ -15,6 +21,7 @@ import dev.varve.engine.io.StorageFile;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -28,7 +35,9 @@ import org.junit.jupiter.api.Test;
  * A generated corpus of damaged stores: a flipped bit in each kind of record and in live data,
  * a truncated segment, a zeroed 4 KiB sector, a stale copy of an older record in place of a
  * newer one, a deleted segment file, both superblocks damaged, the superblock's slots
- * swapped. Every one is detected and attributed (an error at the damaged place); the check
+ * swapped. Every one is detected and attributed (an error at the damaged place; for a flipped data
+ * block or extent leaf that the current trees reach, errors naming every volume and snapshot that
+ * maps it, each with a byte range holding the logical bytes it maps there); the check
  * never throws and never changes a byte; repair (going back, or salvaging, in turn) never
  * changes a byte of an existing record, and the check after it exits 0; the engine opens (every
  * fourth) repaired store and reads its volumes and some of its snapshots whole.
@@ -49,7 +58,21 @@ class CorpusTest {
 
     /** A base store and what a clean check of it says. */
     private record Base(String name, CrashableStorage disk, boolean lagging, List<Disk.Rec> records,
-                        Map<Long, Long> liveData, List<Long> liveSegments, long sbSegment, long sbEnd) {
+                        Map<Long, Long> liveData, List<Long> liveSegments, long sbSegment, long sbEnd, Trees trees) {
+    }
+
+    /** Data blocks a tree maps: {@code blocks} blocks of {@code blockSize} bytes at {@code address}, logical block {@code key}. */
+    private record Mapped(String name, long address, int blocks, int blockSize, long key) {
+    }
+
+    /**
+     * What the current trees of a base map, for checking that findings name the right volumes,
+     * snapshots and bytes: every extent by data address, each leaf's logical byte range in every
+     * tree that reaches it, and the blocks of each volume that pending writes replace (opening
+     * shows those, not the committed data, so damage there is not the volume's).
+     */
+    private record Trees(List<Mapped> extents, Map<Long, List<Problem.Affected>> leaves,
+                         Map<String, CommitContent.Ranges> pending) {
     }
 
     private static final List<Base> BASES = new ArrayList<>();
@@ -67,7 +90,10 @@ class CorpusTest {
         assertTrue(r.clean(), name + ": the undamaged store checks clean:\n" + r.summary());
         System.out.println("fsck corpus base " + name + ": generation " + r.lastGeneration() + ", " + r.metaRecords()
                 + " metadata records, " + r.pendingIntents() + " intent records pending after the last commit");
+        assertTrue(r.problems().stream().noneMatch(p -> p.kind().equals("tree-fill")), name + ": the engine writes no node "
+                + "over its bounds:\n" + r.summary());
         Map<Long, Long> live = s.data.extents();
+        Trees trees = trees(s);
         s.close();
         Superblock sb;
         try (StorageFile f = disk.open(SuperblockLayout.FILE_NAME, false)) {
@@ -75,11 +101,53 @@ class CorpusTest {
             sb = slots[0].sequence() > slots[1].sequence() ? slots[0] : slots[1];
         }
         return new Base(name, disk, lagging, Disk.records(disk), live, new ArrayList<>(r.liveSegments()),
-                LogAddress.segment(sb.commitAddress()), LogAddress.offset(sb.commitAddress()) + sb.commitLength());
+                LogAddress.segment(sb.commitAddress()), LogAddress.offset(sb.commitAddress()) + sb.commitLength(), trees);
+    }
+
+    private static Trees trees(Survey s) throws IOException {
+        NodeCache nodes = new NodeCache(s.log, 64L << 20);
+        List<Mapped> extents = new ArrayList<>();
+        Map<Long, List<Problem.Affected>> leaves = new HashMap<>();
+        for (CatalogEntry e : s.current.entries) {
+            if (!e.root.isEmpty()) {
+                walk(nodes, s.current.name(e), e.blockSize, e.root, extents, leaves);
+            }
+        }
+        extents.sort(Comparator.comparingLong(Mapped::address));
+        Map<String, CommitContent.Ranges> pending = new HashMap<>();
+        if (s.current.pending != null) {
+            for (var x : s.current.pending.coveredBlocks().entrySet()) {
+                pending.put(s.current.name(s.current.byId.get(x.getKey())), x.getValue());
+            }
+        }
+        return new Trees(extents, leaves, pending);
+    }
+
+    private static void walk(NodeCache nodes, String name, int bs, TreePointer p, List<Mapped> extents,
+                             Map<Long, List<Problem.Affected>> leaves) throws IOException {
+        Node<Extent> n = nodes.load(TreeKind.EXTENTS, Extent.CODEC, p.address(), p.length(), p.generation());
+        if (n.isLeaf()) {
+            for (int i = 0; i < n.count(); i++) {
+                extents.add(new Mapped(name, n.value(i).address, n.value(i).blocks, bs, n.key(i)));
+            }
+            long end = n.key(n.count() - 1) + n.value(n.count() - 1).blocks;
+            leaves.computeIfAbsent(p.address(), k -> new ArrayList<>()).add(new Problem.Affected(name, n.key(0) * bs,
+                    end * bs - 1));
+            return;
+        }
+        for (int i = 0; i < n.count(); i++) {
+            walk(nodes, name, bs, new TreePointer(n.childAddress(i), n.childLength(i), n.childGeneration(i)), extents,
+                    leaves);
+        }
     }
 
     /** What was done to a copy, and where an error must be reported. */
-    private record Case(int n, Kind kind, Base base, String what, long segment, long from, long to, boolean pastSuperblock) {
+    private record Case(int n, Kind kind, Base base, String what, long segment, long from, long to, boolean pastSuperblock,
+                        long dataAt) {
+        Case(int n, Kind kind, Base base, String what, long segment, long from, long to, boolean pastSuperblock) {
+            this(n, kind, base, what, segment, from, to, pastSuperblock, -1);
+        }
+
         @Override
         public String toString() {
             return "case " + n + " (" + base.name + "): " + what;
@@ -114,6 +182,11 @@ class CorpusTest {
             t[0]++;
             if (attributed(c, check)) {
                 t[1]++;
+                String unnamed = unnamed(c, check);
+                if (unnamed != null) {
+                    notDetected.add(c + ": " + unnamed + "\n" + check.summary());
+                    continue;
+                }
             } else if (c.base.lagging && c.pastSuperblock && check.clean()) {
                 t[2]++; // the same as a commit a crash interrupted: at most a torn tail
             } else {
@@ -158,6 +231,9 @@ class CorpusTest {
                 impossible);
         System.out.printf("  time in checks %d ms, repairs %d ms, reopening %d ms%n", nanos[0] / 1_000_000,
                 nanos[1] / 1_000_000, nanos[2] / 1_000_000);
+        System.out.printf("  volumes, snapshots and byte ranges named: %d data flips (%d of blocks only pending writes map),"
+                + " %d extent-leaf flips (%d of leaves no current tree reaches)%n", flipDataNamed[0], flipDataNamed[1],
+                leafNamed[0], leafNamed[1]);
         tally.forEach((k, v) -> System.out.printf("  %-34s %4d cases, %4d attributed, %3d torn tail after a lagging superblock%n",
                 k, v[0], v[1], v[2]));
         if (!notDetected.isEmpty()) {
@@ -167,6 +243,8 @@ class CorpusTest {
             fail(notDetected.size() + " damaged stores not detected or not attributed; the first:\n" + notDetected.get(0));
         }
         assertTrue(CASES < 1000 || impossible <= CASES / 100, impossible + " stores could not be repaired");
+        assertTrue(CASES < 1000 || flipDataNamed[0] >= CASES / Kind.values().length / 2 && leafNamed[0] >= 4,
+                "too few cases had their volumes and byte ranges checked");
     }
 
     // ------------------------------------------------------------------ damage
@@ -178,6 +256,12 @@ class CorpusTest {
                 List<Disk.Rec> of = b.records.stream().filter(x -> x.typeName().equals(type)).toList();
                 if (of.isEmpty()) {
                     throw new AssertionError(b.name + " has no " + type + " record");
+                }
+                if (type.equals("extent-leaf") && r.nextBoolean()) {
+                    // most leaves in the log are older versions: every other case, one the current trees reach,
+                    // so that the volumes and byte ranges a finding names can be checked
+                    of = of.stream().filter(x -> b.trees.leaves.containsKey(LogAddress.of(id(x.file()), x.offset())))
+                            .toList();
                 }
                 Disk.Rec x = of.get(r.nextInt(of.size()));
                 long bit = x.offset() * 8L + r.nextInt(x.length() * 8);
@@ -192,7 +276,7 @@ class CorpusTest {
                 long bit = off * 8 + r.nextInt((int) block[1] * 8);
                 d.flipBit(file, bit);
                 return new Case(n, kind, b, "data block at " + file + ":" + off + ", bit " + (bit - off * 8), id(file),
-                        off - (1 << 20), off, false);
+                        off - (1 << 20), off, false, LogAddress.of(id(file), bit / 8));
             }
             case TRUNCATE -> {
                 String file;
@@ -362,6 +446,50 @@ class CorpusTest {
         }
         return false;
     }
+
+    /**
+     * For a flipped data block, or a flipped extent leaf, that the current trees reach: null when
+     * an error names every volume and snapshot that maps it, with a byte range holding the
+     * logical bytes it maps there (blocks a pending write replaces excepted), else what is missing.
+     */
+    private static String unnamed(Case c, Report r) {
+        List<Problem.Affected> want = new ArrayList<>();
+        if (c.kind == Kind.FLIP_DATA) {
+            long seg = LogAddress.segment(c.dataAt);
+            long off = LogAddress.offset(c.dataAt);
+            for (Mapped m : c.base.trees.extents) {
+                long start = LogAddress.offset(m.address);
+                if (LogAddress.segment(m.address) != seg || off < start || off >= start + (long) m.blocks * m.blockSize) {
+                    continue;
+                }
+                long block = m.key + (off - start) / m.blockSize;
+                CommitContent.Ranges replaced = c.base.trees.pending.get(m.name);
+                var cover = replaced == null ? null : replaced.map.floorEntry(block);
+                if (cover == null || cover.getValue() <= block) {
+                    want.add(new Problem.Affected(m.name, block * m.blockSize, (block + 1) * m.blockSize - 1));
+                }
+            }
+            flipDataNamed[want.isEmpty() ? 1 : 0]++;
+        } else if (c.kind == Kind.FLIP_RECORD && c.what.startsWith("extent-leaf")) {
+            want.addAll(c.base.trees.leaves.getOrDefault(LogAddress.of(c.segment, c.from), List.of()));
+            leafNamed[want.isEmpty() ? 1 : 0]++;
+        }
+        for (Problem.Affected w : want) {
+            boolean named = r.problems().stream().filter(p -> p.severity() == Problem.Severity.ERROR)
+                    .flatMap(p -> p.ranges().stream())
+                    .anyMatch(a -> a.name().equals(w.name()) && a.fromByte() >= 0 && a.fromByte() <= w.fromByte()
+                            && a.toByte() >= w.toByte());
+            if (!named) {
+                return "no error names " + w + " (what the damaged " + (c.kind == Kind.FLIP_DATA ? "block" : "leaf")
+                        + " maps there)";
+            }
+        }
+        return null;
+    }
+
+    /** Cases whose range was checked, and those whose damaged block or leaf no current tree maps: {checked, not mapped}. */
+    private static final int[] flipDataNamed = new int[2];
+    private static final int[] leafNamed = new int[2];
 
     /** Per file: {length, CRC32C of the whole file, CRC32C of what follows a segment header}. */
     private static Map<String, long[]> digest(CrashableStorage d) {
