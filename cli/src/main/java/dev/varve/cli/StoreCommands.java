@@ -355,6 +355,20 @@ final class StoreCommands {
             m.put("dataBlocks", r.dataBlocks());
             m.put("dataBytes", r.dataBytes());
             m.put("unreachableRecords", r.unreachableRecords());
+            Map<String, Object> unreferenced = new LinkedHashMap<>();
+            r.unreferencedData().forEach((seg, bytes) -> unreferenced.put(Long.toString(seg), bytes));
+            m.put("unreferencedDataBytes", r.unreferencedDataBytes());
+            m.put("unreferencedDataBySegment", unreferenced);
+            List<Map<String, Object>> space = new ArrayList<>();
+            for (Report.Space sp : r.space()) {
+                Map<String, Object> sm = new LinkedHashMap<>();
+                sm.put("name", sp.name());
+                sm.put("logicalBytes", sp.logical());
+                sm.put("referencedBytes", sp.referenced());
+                space.add(sm);
+            }
+            m.put("space", space);
+            m.put("spaceCrossChecked", r.spaceCrossChecked());
             List<Map<String, Object>> problems = new ArrayList<>();
             for (Problem p : r.problems()) {
                 Map<String, Object> pm = new LinkedHashMap<>();
@@ -364,15 +378,7 @@ final class StoreCommands {
                 pm.put("offset", p.offset());
                 pm.put("message", p.message());
                 pm.put("affected", p.affected());
-                List<Map<String, Object>> ranges = new ArrayList<>();
-                for (Problem.Affected a : p.ranges()) {
-                    Map<String, Object> am = new LinkedHashMap<>();
-                    am.put("name", a.name());
-                    am.put("fromByte", a.fromByte() < 0 ? null : a.fromByte());
-                    am.put("toByte", a.toByte() < 0 ? null : a.toByte());
-                    ranges.add(am);
-                }
-                pm.put("ranges", ranges);
+                pm.put("ranges", rangesJson(p.ranges()));
                 problems.add(pm);
             }
             m.put("problems", problems);
@@ -393,10 +399,23 @@ final class StoreCommands {
                 Map<String, Object> lm = new LinkedHashMap<>();
                 lm.put("name", l.name());
                 lm.put("what", l.what());
+                lm.put("ranges", rangesJson(l.ranges()));
                 lost.add(lm);
             }
             m.put("lost", lost);
             return m;
+        }
+
+        private static List<Map<String, Object>> rangesJson(List<Problem.Affected> affected) {
+            List<Map<String, Object>> ranges = new ArrayList<>();
+            for (Problem.Affected a : affected) {
+                Map<String, Object> am = new LinkedHashMap<>();
+                am.put("name", a.name());
+                am.put("fromByte", a.fromByte() < 0 ? null : a.fromByte());
+                am.put("toByte", a.toByte() < 0 ? null : a.toByte());
+                ranges.add(am);
+            }
+            return ranges;
         }
 
         /** The progress bar on a terminal (nothing otherwise), sized once fsck says how much it will read. */

@@ -148,6 +148,17 @@ class FsckCommandTest {
             namesSnapshot |= l.get("name").asText().equals("vm1@s1");
         }
         assertTrue(namesSnapshot, rep.toString());
+        boolean rangesLost = false;
+        for (JsonNode l : rep.get("lost")) {
+            for (JsonNode range : l.get("ranges")) {
+                rangesLost |= range.get("fromByte").asLong(-1) >= 0 && range.get("toByte").asLong(-1) >= range.get("fromByte").asLong();
+            }
+        }
+        assertTrue(rangesLost, "a volume going back lists the byte ranges it loses: " + rep);
+        JsonNode after = j.get("after");
+        assertTrue(after.get("spaceCrossChecked").asBoolean(), after.toString());
+        assertTrue(after.get("space").size() > 0, after.toString());
+        assertTrue(after.has("unreferencedDataBytes") && after.get("unreferencedDataBySegment").isObject(), after.toString());
         assertEquals(0, j.get("after").get("exitCode").asInt());
         assertEquals(4, j.get("before").get("exitCode").asInt());
         assertEquals(0, Cli.run("fsck", store).exit());

@@ -488,6 +488,7 @@ final class ContentCheck {
 
     private void checkTree(CommitContent out, CatalogEntry e) throws IOException {
         if (e.root.isEmpty()) {
+            out.referencedBytes.put(e.id, 0L); // nothing written (or everything trimmed): no space
             return;
         }
         String who = out.name(e);
