@@ -847,10 +847,10 @@ final class Collector {
                 out.put(r.id, new long[2]);
             }
         }
-        // per-block reference counts, keyed by physical address, with the owner when single
-        Long2LongHashMap refs = new Long2LongHashMap(0);
-        Long2LongHashMap refOwner = new Long2LongHashMap(-1);
-        Long2LongHashMap refSize = new Long2LongHashMap(0);
+        // per block, keyed by physical address: SHARED once two roots reach it (through one node
+        // or several), else its one owner and the log2 of its size packed in one value, so each
+        // block costs one lookup and one store however many trees list it
+        Long2LongHashMap refs = new Long2LongHashMap(UNREFERENCED);
         while (!ready.isEmpty()) {
             long a = ready.poll();
             long ra = reach.get(a);
@@ -858,18 +858,12 @@ final class Collector {
             Node<Extent> leaf = leaves.get(a);
             if (leaf != null) {
                 int bs = (int) info.get(a)[2]; // a shared node is shared between trees of one block size
+                long single = ra == 1 && oa >= 0 ? oa << 5 | Integer.numberOfTrailingZeros(bs) : SHARED;
                 for (int i = 0; i < leaf.count(); i++) {
                     Extent x = leaf.value(i);
                     for (int b = 0; b < x.blocks; b++) {
                         long addr = x.address + (long) b * bs;
-                        long before = refs.get(addr);
-                        refs.put(addr, before + ra);
-                        refSize.put(addr, bs);
-                        if (before == 0 && ra == 1) {
-                            refOwner.put(addr, oa);
-                        } else {
-                            refOwner.put(addr, -2);
-                        }
+                        refs.put(addr, refs.get(addr) == UNREFERENCED ? single : SHARED);
                     }
                 }
             }
@@ -893,17 +887,20 @@ final class Collector {
             }
             out.get(r.id)[0] = blocks(r.root.address(), children, leaves, subtree) * r.blockSize;
         }
-        refs.forEach((addr, count) -> {
-            if (count == 1) {
-                long o = refOwner.get(addr);
-                long[] s = o >= 0 ? out.get(o) : null;
+        refs.forEach((addr, ref) -> {
+            if (ref >= 0) {
+                long[] s = out.get(ref >>> 5);
                 if (s != null) {
-                    s[1] += refSize.get(addr);
+                    s[1] += 1L << (ref & 31);
                 }
             }
         });
         return out;
     }
+
+    /** {@link #space()}'s per-block map: no root reaches the block yet, or several do. */
+    private static final long UNREFERENCED = -1;
+    private static final long SHARED = -2;
 
     private static long blocks(long a, Long2ObjectHashMap<long[]> children, Long2ObjectHashMap<Node<Extent>> leaves,
                                Long2LongHashMap memo) {
