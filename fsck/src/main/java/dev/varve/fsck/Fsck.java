@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.List;
 
 /**
  * The offline checker, and its repair.
@@ -64,8 +65,50 @@ public final class Fsck {
         return check(dir, fast, Listener.NONE);
     }
 
+    /**
+     * Checks a store directory. The engine's own space figures, which a clean check is compared
+     * with, are computed on a second thread while the survey reads the store, so the
+     * comparison costs no time of its own on a machine with a core to spare; they are used
+     * only if the store checks clean, and the thread is always done before this returns.
+     */
     public static Report check(Path dir, boolean fast, Listener listener) {
-        return check(FileStorage.readOnly(dir), fast, listener);
+        Storage storage = FileStorage.readOnly(dir);
+        java.util.concurrent.FutureTask<List<dev.varve.engine.SpaceInfo>> ahead =
+                new java.util.concurrent.FutureTask<>(() -> SpaceCheck.ENGINE.space(storage));
+        Thread t = new Thread(ahead, "varve-fsck-space");
+        t.setDaemon(true);
+        t.start();
+        try {
+            return check(storage, fast, listener, x -> {
+                try {
+                    return ahead.get();
+                } catch (java.util.concurrent.ExecutionException e) {
+                    if (e.getCause() instanceof IOException io) {
+                        throw io;
+                    }
+                    if (e.getCause() instanceof RuntimeException re) {
+                        throw re;
+                    }
+                    throw new IllegalStateException(e.getCause());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new java.io.InterruptedIOException("interrupted while the engine computed space");
+                }
+            });
+        } finally {
+            boolean interrupted = false;
+            while (true) {
+                try {
+                    t.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     /** Checks through any storage (tests check crash images held in memory). */
