@@ -673,6 +673,9 @@ public final class Store implements AutoCloseable {
         long target = openGeneration;
         commitMutex.lock();
         try {
+            // a commit this flush waited for may have failed after taking the writes out of the
+            // intent log: they are then durable nowhere, and nothing here may be acknowledged
+            checkFailed();
             if (durableGeneration >= target || (loggedVolumes.isEmpty() && !dirtyCatalog)) {
                 return;
             }
@@ -921,6 +924,8 @@ public final class Store implements AutoCloseable {
     private void commit(boolean force) throws IOException {
         commitMutex.lock();
         try {
+            // the commit this one waited for may have failed with the writes already taken
+            checkFailed();
             if (!force && dirtyVolumes.isEmpty() && !dirtyCatalog) {
                 return;
             }
