@@ -348,14 +348,9 @@ final class Transfers {
             v[0] = store.volume(name);
             return ControlServer.deviceFacts(v[0]);
         }, inbound -> {
-            long written = 0;
+            long written;
             try {
-                while (inbound.next()) {
-                    v[0].write(inbound.offset(), ByteBuffer.wrap(inbound.buffer(), 0, inbound.length()));
-                    written += inbound.length();
-                    inbound.progress(written, -1);
-                }
-                v[0].flush();
+                written = writeFrames(inbound, v[0]);
             } catch (IOException | RuntimeException e) {
                 // what was written stays, and is made durable, as when the CLI writes itself
                 flushQuietly(v[0]);
@@ -364,6 +359,18 @@ final class Transfers {
             }
             inbound.finish(Map.of("written", written));
         });
+    }
+
+    /** Writes every frame of an upload to {@code v} at its offset, then flushes; the bytes written. */
+    private static long writeFrames(Inbound inbound, Volume v) throws IOException {
+        long written = 0;
+        while (inbound.next()) {
+            v.write(inbound.offset(), ByteBuffer.wrap(inbound.buffer(), 0, inbound.length()));
+            written += inbound.length();
+            inbound.progress(written, -1);
+        }
+        v.flush();
+        return written;
     }
 
     private void importVolume(JsonNode req, DataInputStream in, DataOutputStream out) throws IOException {
@@ -377,13 +384,7 @@ final class Transfers {
             return store.volumeInfo(name);
         }, inbound -> {
             try {
-                long written = 0;
-                while (inbound.next()) {
-                    v[0].write(inbound.offset(), ByteBuffer.wrap(inbound.buffer(), 0, inbound.length()));
-                    written += inbound.length();
-                    inbound.progress(written, -1);
-                }
-                v[0].flush();
+                writeFrames(inbound, v[0]);
             } catch (IOException | RuntimeException e) {
                 // half an image must not pass for a whole one
                 try {
