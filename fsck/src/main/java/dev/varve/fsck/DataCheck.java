@@ -49,6 +49,7 @@ final class DataCheck {
     /** Segment -> {length of the file, finding} for data that lies past a segment's end. */
     private final Map<Long, long[]> shortSegments = new HashMap<>();
     private ByteBuffer buf;
+    private final CRC32C crc = new CRC32C();
     /** Grows whenever a finding is added: what was attributed before may be incomplete. */
     private int version;
     long blocks;
@@ -143,7 +144,7 @@ final class DataCheck {
         bytes += n;
         meter.add(n);
         long eof = LogAddress.offset(start) + n;
-        CRC32C crc = new CRC32C();
+        ByteBuffer d = buf.duplicate();
         for (Pending p : run) {
             for (int b = 0; b < p.extent.blocks; b++) {
                 long blockAddr = p.address + (long) b * p.blockSize;
@@ -154,7 +155,6 @@ final class DataCheck {
                 }
                 blocks++;
                 int at = (int) (blockAddr - start);
-                ByteBuffer d = buf.duplicate();
                 d.limit(at + p.blockSize).position(at);
                 crc.reset();
                 crc.update(d);

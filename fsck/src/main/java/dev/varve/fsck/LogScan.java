@@ -123,6 +123,11 @@ final class LogScan {
     long maxSegmentMentioned;
 
     private final Meter meter;
+    /**
+     * The windows' buffer, one for all the segments a scan reads: a new (zeroed) 4 MiB buffer
+     * per meta segment cost more than reading a small one.
+     */
+    private ByteBuffer windowBuffer;
     /** Transaction groups that go on in another segment, by the segment they go on in. */
     private final Map<Long, Group> carried = new HashMap<>();
 
@@ -423,7 +428,7 @@ final class LogScan {
     private final class Window {
         private final StorageFile file;
         private final long size;
-        private ByteBuffer buf = ByteBuffer.allocateDirect(WINDOW_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        private ByteBuffer buf;
         private long start;
         private int filled;
         /** Bytes of the file already told to the meter. */
@@ -432,6 +437,10 @@ final class LogScan {
         Window(StorageFile file, long size) {
             this.file = file;
             this.size = size;
+            if (windowBuffer == null) {
+                windowBuffer = ByteBuffer.allocateDirect(WINDOW_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+            }
+            this.buf = windowBuffer;
         }
 
         ByteBuffer ensure(long pos, int len) throws IOException {
@@ -440,6 +449,7 @@ final class LogScan {
             }
             if (buf.capacity() < len) {
                 buf = ByteBuffer.allocateDirect(Math.max(len, WINDOW_BYTES)).order(ByteOrder.LITTLE_ENDIAN);
+                windowBuffer = buf;
             }
             buf.clear();
             buf.limit((int) Math.min(buf.capacity(), size - pos));
