@@ -1,6 +1,7 @@
 package dev.varve.proptest;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -25,20 +26,36 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Writer threads on their own volumes and on their own ranges of a shared volume, while other
- * threads snapshot, flush, clone, read, and revert a volume of their own. Afterwards every
- * volume equals its writers' histories; every snapshot of a written volume shows, for each
- * writer's range, exactly the state after some prefix of that writer's writes (a snapshot is
- * a point in time); every clone equals its snapshot; all of it again after reopening; fsck
- * clean.
+ * Writer threads on their own volumes and on their own ranges of a shared volume, while two
+ * control threads snapshot, flush, clone, collect, and write, snapshot, revert and destroy
+ * snapshots of a volume of their own, and a reader reads. Afterwards every volume equals its
+ * writers' histories; every snapshot of a written volume shows, for each writer's range,
+ * exactly the state after some prefix of that writer's writes (a snapshot is a point in time);
+ * every clone equals its snapshot; each control thread's volume and each of its snapshots
+ * equals that thread's model, and no other snapshot of it exists; all of it again after
+ * reopening; fsck clean.
  */
 class ConcurrencyTest {
     private static final int WRITERS = 3;
     private static final int RANGE = 64; // blocks per writer
     private static final int WRITES = 4000 * Soak.factor();
-    /** Writers go on past WRITES until the control thread has done this many operations. */
-    private static final int CONTROL_OPS = 150 * Soak.factor();
+    /** Writers go on past WRITES until the first control thread has done this many operations. */
+    private static final int CONTROL_OPS = 100 * Soak.factor();
     private static final int MAX_WRITES = 40 * WRITES;
+
+    /** Control threads, each with a volume of its own besides its store-wide operations. */
+    private static final int CONTROLS = 2;
+
+    /** A control thread's own volume as it should be, and each of its snapshots. */
+    private static final class Own {
+        final String volume;
+        final byte[] model = new byte[RANGE * Stamp.BLOCK];
+        final Map<String, byte[]> snapshots = new ConcurrentHashMap<>();
+
+        Own(String volume) {
+            this.volume = volume;
+        }
+    }
 
     /** One writer's history: block written by each sequence number (1-based). */
     private static final class History {
@@ -67,7 +84,7 @@ class ConcurrencyTest {
         Map<String, String> cloneOf = new ConcurrentHashMap<>();
         List<String> snapshots = new CopyOnWriteArrayList<>();
         List<Throwable> errors = Collections.synchronizedList(new ArrayList<>());
-        byte[] ctlModel = new byte[RANGE * Stamp.BLOCK];
+        Own[] owns = new Own[CONTROLS];
         try (Store store = Store.create(dir, opts)) {
             for (int w = 0; w < WRITERS; w++) {
                 store.createVolume("w" + w, RANGE * Stamp.BLOCK, Stamp.BLOCK);
@@ -75,7 +92,10 @@ class ConcurrencyTest {
                 shared[w] = new History();
             }
             store.createVolume("shared", (long) WRITERS * RANGE * Stamp.BLOCK, Stamp.BLOCK);
-            store.createVolume("ctl", ctlModel.length, 512);
+            for (int c = 0; c < CONTROLS; c++) {
+                owns[c] = new Own("ctl" + c);
+                store.createVolume(owns[c].volume, owns[c].model.length, 512);
+            }
             AtomicBoolean done = new AtomicBoolean();
             java.util.concurrent.atomic.AtomicInteger controlOps = new java.util.concurrent.atomic.AtomicInteger();
             List<Thread> threads = new ArrayList<>();
@@ -98,7 +118,7 @@ class ConcurrencyTest {
                             own[id].total = seq;
                             shared[id].total = seq;
                             if (seq % 10 == 0) {
-                                Thread.sleep(1); // let the control thread interleave many operations
+                                Thread.sleep(1); // let the control threads interleave many operations
                             }
                         }
                     } catch (Throwable t) {
@@ -106,56 +126,68 @@ class ConcurrencyTest {
                     }
                 }, "writer-" + w));
             }
-            Thread control = new Thread(() -> {
-                Random r = new Random(seed ^ 0xC0FFEE);
-                List<String> ctlSnaps = new ArrayList<>();
-                Map<String, byte[]> ctlSnapModel = new HashMap<>();
-                int n = 0;
-                try {
-                    Volume ctl = store.volume("ctl");
-                    while (!done.get()) {
-                        n++;
-                        controlOps.incrementAndGet();
-                        switch (r.nextInt(7)) {
-                            case 0, 1 -> {
-                                String v = r.nextBoolean() ? "shared" : "w" + r.nextInt(WRITERS);
-                                store.snapshot(v, "s" + n, Map.of());
-                                snapshots.add(v + "@s" + n);
+            List<Thread> controls = new ArrayList<>();
+            for (int c = 0; c < CONTROLS; c++) {
+                Own mine = owns[c];
+                int id = c;
+                controls.add(new Thread(() -> {
+                    Random r = new Random(seed ^ (0xC0FFEE + id));
+                    List<String> ownSnaps = new ArrayList<>();
+                    int n = 0;
+                    try {
+                        Volume ctl = store.volume(mine.volume);
+                        while (!done.get()) {
+                            n++;
+                            if (id == 0) {
+                                controlOps.incrementAndGet();
                             }
-                            case 2 -> store.flush();
-                            case 6 -> store.gc(0.9); // compaction under writers and readers
-                            case 3 -> {
-                                if (!snapshots.isEmpty()) {
-                                    String s = snapshots.get(r.nextInt(snapshots.size()));
-                                    int at = s.indexOf('@');
-                                    store.clone(s.substring(0, at), s.substring(at + 1), "c" + n);
-                                    cloneOf.put("c" + n, s);
+                            String tag = id + "n" + n;
+                            switch (r.nextInt(7)) {
+                                case 0, 1 -> {
+                                    String v = r.nextBoolean() ? "shared" : "w" + r.nextInt(WRITERS);
+                                    store.snapshot(v, "s" + tag, Map.of());
+                                    snapshots.add(v + "@s" + tag);
+                                }
+                                case 2 -> store.flush();
+                                case 6 -> store.gc(0.9); // compaction under writers and readers
+                                case 3 -> {
+                                    if (!snapshots.isEmpty()) {
+                                        String s = snapshots.get(r.nextInt(snapshots.size()));
+                                        int at = s.indexOf('@');
+                                        store.clone(s.substring(0, at), s.substring(at + 1), "c" + tag);
+                                        cloneOf.put("c" + tag, s);
+                                    }
+                                }
+                                default -> {
+                                    // the thread's own volume: write, snapshot, revert, destroy a snapshot
+                                    int off = r.nextInt(mine.model.length - 5000);
+                                    byte[] d = new byte[1 + r.nextInt(5000)];
+                                    r.nextBytes(d);
+                                    ctl.write(off, d, 0, d.length);
+                                    System.arraycopy(d, 0, mine.model, off, d.length);
+                                    int what = r.nextInt(6);
+                                    if (what < 2) {
+                                        store.snapshot(mine.volume, "k" + n, Map.of());
+                                        ownSnaps.add("k" + n);
+                                        mine.snapshots.put("k" + n, mine.model.clone());
+                                    } else if (what < 4 && !ownSnaps.isEmpty()) {
+                                        String s = ownSnaps.get(r.nextInt(ownSnaps.size()));
+                                        store.revert(mine.volume, s, null);
+                                        System.arraycopy(mine.snapshots.get(s), 0, mine.model, 0, mine.model.length);
+                                    } else if (what == 4 && ownSnaps.size() > 3) {
+                                        String s = ownSnaps.remove(r.nextInt(ownSnaps.size()));
+                                        store.destroySnapshot(mine.volume, s);
+                                        mine.snapshots.remove(s);
+                                    }
                                 }
                             }
-                            default -> {
-                                // the control thread's own volume: write, snapshot, revert
-                                int off = r.nextInt(ctlModel.length - 5000);
-                                byte[] d = new byte[1 + r.nextInt(5000)];
-                                r.nextBytes(d);
-                                ctl.write(off, d, 0, d.length);
-                                System.arraycopy(d, 0, ctlModel, off, d.length);
-                                if (r.nextInt(3) == 0) {
-                                    store.snapshot("ctl", "k" + n, Map.of());
-                                    ctlSnaps.add("k" + n);
-                                    ctlSnapModel.put("k" + n, ctlModel.clone());
-                                } else if (!ctlSnaps.isEmpty() && r.nextInt(3) == 0) {
-                                    String s = ctlSnaps.get(r.nextInt(ctlSnaps.size()));
-                                    store.revert("ctl", s, null);
-                                    System.arraycopy(ctlSnapModel.get(s), 0, ctlModel, 0, ctlModel.length);
-                                }
-                            }
+                            Thread.sleep(1);
                         }
-                        Thread.sleep(1);
+                    } catch (Throwable t) {
+                        errors.add(t);
                     }
-                } catch (Throwable t) {
-                    errors.add(t);
-                }
-            }, "control");
+                }, "control-" + c));
+            }
             Thread reader = new Thread(() -> {
                 Random r = new Random(seed ^ 0xBEEF);
                 byte[] buf = new byte[8 * Stamp.BLOCK];
@@ -175,28 +207,36 @@ class ConcurrencyTest {
                 }
             }, "reader");
             threads.forEach(Thread::start);
-            control.start();
+            controls.forEach(Thread::start);
             reader.start();
             for (Thread t : threads) {
                 t.join();
             }
             done.set(true);
-            control.join();
+            for (Thread t : controls) {
+                t.join();
+            }
             reader.join();
             if (!errors.isEmpty()) {
                 AssertionError e = new AssertionError("seed " + seed + ": " + errors.get(0), errors.get(0));
                 errors.forEach(e::addSuppressed);
                 throw e;
             }
-            verifyAll(store, own, shared, snapshots, cloneOf, ctlModel, seed);
+            verifyAll(store, own, shared, snapshots, cloneOf, owns, seed);
         }
         try (Store store = Store.open(dir, opts)) {
-            verifyAll(store, own, shared, snapshots, cloneOf, ctlModel, seed);
+            verifyAll(store, own, shared, snapshots, cloneOf, owns, seed);
         }
         Report rep = Fsck.check(dir, false);
         assertTrue(rep.clean(), rep.summary());
+        int ownSnapshots = 0;
+        for (Own o : owns) {
+            ownSnapshots += o.snapshots.size();
+        }
         System.out.println("concurrency: " + WRITERS + " writers x " + own[0].total + " writes x 2 volumes, "
-                + snapshots.size() + " snapshots, " + cloneOf.size() + " clones checked");
+                + snapshots.size() + " snapshots, " + cloneOf.size() + " clones, " + CONTROLS + " control threads' own"
+                + " volumes with " + ownSnapshots + " snapshots checked");
+        assertTrue(ownSnapshots > 10, "too few snapshots of the control threads' volumes: " + ownSnapshots);
         assertTrue(snapshots.size() > 20, "too few snapshots were taken to mean anything: " + snapshots.size());
     }
 
@@ -238,7 +278,7 @@ class ConcurrencyTest {
     }
 
     private static void verifyAll(Store store, History[] own, History[] shared, List<String> snapshots,
-                                  Map<String, String> cloneOf, byte[] ctlModel, long seed) throws IOException {
+                                  Map<String, String> cloneOf, Own[] owns, long seed) throws IOException {
         String ctx = "seed " + seed;
         for (int w = 0; w < WRITERS; w++) {
             checkPrefix(stamps(store.device("w" + w)), 0, RANGE, w, own[w], true, ctx + " w" + w);
@@ -259,6 +299,17 @@ class ConcurrencyTest {
             assertArrayEquals(Workload.read(store.device(c.getValue())), Workload.read(store.device(c.getKey())),
                     ctx + ": clone " + c.getKey() + " differs from " + c.getValue());
         }
-        assertArrayEquals(ctlModel, Workload.read(store.device("ctl")), ctx + ": ctl");
+        for (Own o : owns) {
+            assertArrayEquals(o.model, Workload.read(store.device(o.volume)), ctx + ": " + o.volume);
+            java.util.TreeSet<String> names = new java.util.TreeSet<>();
+            for (var i : store.snapshots(o.volume)) {
+                names.add(i.name());
+            }
+            assertEquals(new java.util.TreeSet<>(o.snapshots.keySet()), names, ctx + ": snapshots of " + o.volume);
+            for (Map.Entry<String, byte[]> e : o.snapshots.entrySet()) {
+                assertArrayEquals(e.getValue(), Workload.read(store.device(o.volume + "@" + e.getKey())),
+                        ctx + ": snapshot " + o.volume + "@" + e.getKey());
+            }
+        }
     }
 }
