@@ -640,9 +640,13 @@ final class Collector {
         private final List<SegmentMoves> made = new ArrayList<>();
         private final CRC32C crc = new CRC32C();
 
+        /** Every survivor to the cold stream (a store at its size limit: one new segment fits). */
+        private final boolean oneStream;
+
         Copier(Store store, Moves moves) {
             this.store = store;
             this.moves = moves;
+            this.oneStream = store.compactsToOneStream();
         }
 
         /** A stream's pending runs: their bytes at offsets in buf, and where each came from. */
@@ -704,7 +708,7 @@ final class Collector {
                 // survivors that users wrote recently are likely to die soon: they join the HOT
                 // stream; the rest has outlived a collection and goes to COLD
                 Extent lead = xs.get(i).extent;
-                Batch batch = batches[store.writtenRecently(lead.birth) ? 0 : 1];
+                Batch batch = batches[!oneStream && store.writtenRecently(lead.birth) ? 0 : 1];
                 add(batch, m, start, end, b.array(), align);
                 moves.copiedBytes += end - start;
                 i = j;
@@ -720,8 +724,7 @@ final class Collector {
             int len = (int) (end - start);
             if (len > BATCH_BYTES / 2) {
                 // a long run goes alone (a batch of one)
-                long to = store.log().allocateData(len, align, batch.stream, true);
-                store.log().writeData(to, ByteBuffer.wrap(bytes, 0, len));
+                long to = write(ByteBuffer.wrap(bytes, 0, len), align, batch.stream);
                 m.add(start, end, to);
                 return;
             }
@@ -745,9 +748,7 @@ final class Collector {
             if (batch.len == 0) {
                 return;
             }
-            Log log = store.log();
-            long to = log.allocateData(batch.len, 4096, batch.stream, true);
-            log.writeData(to, ByteBuffer.wrap(batch.buf, 0, batch.len));
+            long to = write(ByteBuffer.wrap(batch.buf, 0, batch.len), 4096, batch.stream);
             for (int k = 0; k < batch.owners.size(); k++) {
                 batch.owners.get(k).add(batch.starts.getLong(k), batch.ends.getLong(k), to + batch.offsets.getLong(k));
             }
@@ -756,6 +757,22 @@ final class Collector {
             batch.starts.clear();
             batch.ends.clear();
             batch.offsets.clear();
+        }
+
+        /**
+         * Writes moved bytes to a stream's head. A failed write (or a failed file creation for a
+         * new head) fails the store as a user write's would: nothing after the last commit is
+         * acknowledged until it is reopened. Only a full disk leaves it usable, as nothing the
+         * trees point at has changed.
+         */
+        private long write(ByteBuffer bytes, int align, int stream) throws IOException {
+            try {
+                long to = store.log().allocateData(bytes.remaining(), align, stream, true);
+                store.log().writeData(to, bytes);
+                return to;
+            } catch (IOException e) {
+                throw store.firstWriteFailed(e, "writing data the compactor moves");
+            }
         }
 
         /** Writes what is pending and sorts every segment's moves. */

@@ -522,12 +522,30 @@ public final class Store implements AutoCloseable {
         if (limit <= 0) {
             return wanted;
         }
-        // keep one segment for the compaction commit's own records, and one for the copy's
-        // second stream (moved data goes to the hot and the cold head, each of which may need a
-        // new segment for its last bytes); the rest, and what the two heads hold, may take it
-        long spare = limit - log.segmentCount() - 2;
-        return Math.min(wanted, Math.max(0, spare) * log.segmentSize() + log.dataHeadRoom(Log.HOT)
+        // new data segments may not take the metadata log's reserve (the compaction commit's own
+        // records go there); moved data goes to the hot and the cold head, each of which may need
+        // a new segment for its last bytes, or, when only one new segment fits, all of it to the
+        // cold head (a full store must still be able to empty its emptiest segments into one)
+        long spare = dataSegmentsLeft();
+        if (spare < 2) {
+            return Math.min(wanted, Math.max(0, spare) * log.segmentSize() + log.dataHeadRoom(Log.COLD));
+        }
+        return Math.min(wanted, (spare - 1) * log.segmentSize() + log.dataHeadRoom(Log.HOT)
                 + log.dataHeadRoom(Log.COLD));
+    }
+
+    /** New data segments a size limit still allows (Long.MAX_VALUE without one). */
+    private long dataSegmentsLeft() {
+        long limit = maxSegments;
+        return limit <= 0 ? Long.MAX_VALUE : limit - Log.META_RESERVE - log.segmentCount();
+    }
+
+    /**
+     * True when a size limit leaves room for at most one new segment of moved data: the
+     * compactor then writes every survivor to the cold stream instead of splitting them.
+     */
+    boolean compactsToOneStream() {
+        return dataSegmentsLeft() < 2;
     }
 
     /**
@@ -627,7 +645,12 @@ public final class Store implements AutoCloseable {
      * store stays usable (destroy and collect, then write again); any other failure fails it.
      */
     IOException firstWriteFailed(IOException e) {
-        IOException t = Log.translateIo(e, "writing data");
+        return firstWriteFailed(e, "writing data");
+    }
+
+    /** As {@link #firstWriteFailed(IOException)}, the failure described as {@code what}. */
+    IOException firstWriteFailed(IOException e, String what) {
+        IOException t = Log.translateIo(e, what);
         if (!(t instanceof OutOfSpaceException)) {
             failure = t;
         }

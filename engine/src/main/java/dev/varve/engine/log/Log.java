@@ -220,6 +220,12 @@ public final class Log implements Closeable {
                 reuse = recycled.pollFirst();
             }
             long limit = segmentLimit;
+            // the last META_RESERVE segments under the cap are the metadata log's alone: a full
+            // store can always roll its meta head to commit a destroy (data, users' or the
+            // compactor's, never takes it)
+            if (limit > 0 && kind == SegmentLayout.KIND_DATA) {
+                limit = Math.max(1, limit - META_RESERVE);
+            }
             // recycled files take disk space too: only a file that is not one counts anew
             if (reuse == null && limit > 0 && segments.size() + recycled.size() >= limit) {
                 throw new OutOfSpaceException("the store is full: it has reached its size limit (" + limit
@@ -728,7 +734,16 @@ public final class Log implements Closeable {
         b.flip();
     }
 
-    /** Caps the number of segment files (0 = no cap): creating one more fails with out-of-space. */
+    /**
+     * Segments under a cap that only the metadata log may take: a data segment is created only
+     * while this many stay free after it, so the meta head can always roll once.
+     */
+    public static final int META_RESERVE = 1;
+
+    /**
+     * Caps the number of segment files (0 = no cap): creating one more fails with out-of-space.
+     * Data segments stop {@link #META_RESERVE} short of the cap.
+     */
     public void setSegmentLimit(long segments) {
         this.segmentLimit = segments;
     }
