@@ -289,6 +289,15 @@ public final class Store implements AutoCloseable {
                         + " (a stale or misdirected write); run 'varve fsck --repair'");
             }
             Recovery.Result r = Recovery.rollForward(log, start);
+            if (r.damagedIntent() != null) {
+                // a damaged intent record with a whole later one after it: flushes were made
+                // durable past the damage, so going on without them is refused read-write
+                if (!options.readOnly()) {
+                    throw r.damagedIntent();
+                }
+                warning = "the store shows its last commit and the " + r.intents().size() + " intent record(s) after it"
+                        + " that verify, open read-only: " + r.damagedIntent().getMessage();
+            }
             CommitInfo last = r.last();
             // the next record goes after the intents of the last commit, never over them
             log.setMetaHead(LogAddress.segment(last.address()), r.end(), r.tailAfterLast());

@@ -28,7 +28,9 @@ package dev.varve.engine.format;
  * exactly the map the flush saw. Intent records follow the commit they name as {@code prev
  * commit}, in that commit's meta segment (an intent never moves the log to a new segment);
  * the next commit makes them obsolete. Recovery replays the ones after the last commit,
- * stopping at the first that does not verify; the flush that wrote a torn one never returned.
+ * stopping at the first that does not verify; the flush that wrote a torn one never returned,
+ * unless whole records of two later flushes follow it (see {@code Recovery}): then it is damage,
+ * and a read-write open is refused.
  */
 public final class IntentLayout {
     public static final int PREV_OFFSET = 0;

@@ -35,10 +35,10 @@ public final class Recovery {
      * the last commit's segment, after those intents); and whether anything follows that.
      */
     public record Result(CommitInfo last, int commitsReplayed, boolean tailAfterLast, List<long[]> intents,
-                         long end) {
+                         long end, CorruptionException damagedIntent) {
         public Result(CommitInfo last, int commitsReplayed, boolean tailAfterLast) {
             this(last, commitsReplayed, tailAfterLast, List.of(),
-                    LogAddress.offset(last.address()) + last.length());
+                    LogAddress.offset(last.address()) + last.length(), null);
         }
     }
 
@@ -70,6 +70,7 @@ public final class Recovery {
         long seg = LogAddress.segment(start.address());
         long pos = LogAddress.offset(start.address()) + start.length();
         List<long[]> intents = new ArrayList<>();
+        CorruptionException damaged = null;
         outer:
         while (true) {
             CRC32C chain = new CRC32C();
@@ -88,12 +89,18 @@ public final class Recovery {
                 int len = h.getInt(RecordLayout.LENGTH_OFFSET);
                 if (h.getInt(RecordLayout.MAGIC_OFFSET) != RecordLayout.MAGIC || len < RecordLayout.HEADER_BYTES
                         || len > RecordLayout.MAX_LENGTH || (len & (RecordLayout.ALIGNMENT - 1)) != 0 || p + len > size) {
+                    if (s == seg && chained == 0) {
+                        damaged = damagedIntent(log, segment, p, size, last, intents.size());
+                    }
                     break outer;
                 }
                 UnsafeBuffer rec;
                 try {
                     rec = log.readRecord(LogAddress.of(s, p), len);
                 } catch (CorruptionException e) {
+                    if (s == seg && chained == 0) {
+                        damaged = damagedIntent(log, segment, p, size, last, intents.size());
+                    }
                     break outer;
                 }
                 long gen = rec.getLong(RecordLayout.GENERATION_OFFSET);
@@ -146,6 +153,94 @@ public final class Recovery {
         // next segment) are stepped over, never appended to; zeros and fill written ahead of
         // the end are not such bytes (see FillLayout)
         boolean tail = !Log.cleanEnd(log.segment(seg).file, seg, pos);
-        return new Result(last, replayed, tail, intents, pos);
+        return new Result(last, replayed, tail, intents, pos, damaged);
+    }
+
+    /**
+     * The log ends at {@code p}, in the intent records after {@code last}, at a record that is
+     * not whole: a torn write, unless flushes made durable after it prove it was synced. Flushes
+     * log their intent records one after another under the commit mutex, each forced before the
+     * next is written, so whole intent records of two flushes after it (one that ends its flush,
+     * {@link IntentLayout#FLAG_FLUSH_END}, and the next one) mean its flush was forced before
+     * they were written: the record was damaged afterwards. Returns that damage, or null.
+     * Records of one flush alone prove nothing, since a power cut may keep any of them.
+     */
+    private static CorruptionException damagedIntent(Log log, Segment segment, long p, long size, CommitInfo last,
+                                                     int sequence) throws IOException {
+        // the next record starts within the longest intent record from here: that stretch is
+        // read once and searched for record magic in memory
+        long scanEnd = Math.min(size, p + RecordLayout.paddedLength(IntentLayout.MAX_PAYLOAD) + RecordLayout.ALIGNMENT);
+        ByteBuffer window = ByteBuffer.allocate((int) Math.max(0, scanEnd - p)).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        while (window.hasRemaining()) {
+            if (segment.file.read(window, p + window.position()) <= 0) {
+                break;
+            }
+        }
+        int filled = window.position();
+        int expected = -1;
+        boolean flushEnded = false;
+        long q = p + RecordLayout.ALIGNMENT;
+        while (q + RecordLayout.HEADER_BYTES <= size && (expected >= 0 || q < scanEnd)) {
+            if (expected < 0 && (q - p + 4 > filled || window.getInt((int) (q - p) + RecordLayout.MAGIC_OFFSET)
+                    != RecordLayout.MAGIC)) {
+                q += RecordLayout.ALIGNMENT;
+                continue;
+            }
+            int len = wholeIntent(log, segment, q, size, last);
+            int seq = len > 0 ? sequenceOf(log, segment, q, len) : -1;
+            if (len <= 0 || seq <= sequence || (expected >= 0 && seq != expected)) {
+                if (expected >= 0) {
+                    return null; // the chain after the damage ends before a second flush
+                }
+                q += RecordLayout.ALIGNMENT;
+                continue;
+            }
+            if (flushEnded) {
+                return new CorruptionException(segment.file.path(), LogAddress.of(segment.id, p), "the record after "
+                        + sequence + " intent record(s) of the commit of generation " + last.generation()
+                        + " is damaged, and whole intent records of later flushes follow it: the flush that wrote it"
+                        + " was made durable, so this is damage, not a write a crash cut short, and the flushes in it"
+                        + " and after it cannot be replayed; opening read-write would go on without them. 'varve fsck'"
+                        + " says which writes they hold and 'varve fsck --repair' goes on without them; a read-only"
+                        + " open shows the store as the records before the damage leave it");
+            }
+            flushEnded = (flagsOf(log, segment, q) & IntentLayout.FLAG_FLUSH_END) != 0;
+            expected = seq + 1;
+            q += len;
+        }
+        return null;
+    }
+
+    /** The length of the whole intent record of the open generation naming {@code last} at {@code q}, or -1. */
+    private static int wholeIntent(Log log, Segment segment, long q, long size, CommitInfo last) throws IOException {
+        ByteBuffer hb = ByteBuffer.allocate(RecordLayout.HEADER_BYTES);
+        segment.file.read(hb, q);
+        UnsafeBuffer h = new UnsafeBuffer(hb);
+        int len = h.getInt(RecordLayout.LENGTH_OFFSET);
+        if (h.getInt(RecordLayout.MAGIC_OFFSET) != RecordLayout.MAGIC
+                || h.getByte(RecordLayout.TYPE_OFFSET) != RecordLayout.TYPE_INTENT
+                || len < RecordLayout.HEADER_BYTES + IntentLayout.GROUPS_START || len > RecordLayout.MAX_LENGTH
+                || (len & (RecordLayout.ALIGNMENT - 1)) != 0 || q + len > size) {
+            return -1;
+        }
+        UnsafeBuffer rec;
+        try {
+            rec = log.readRecord(LogAddress.of(segment.id, q), len);
+        } catch (CorruptionException e) {
+            return -1;
+        }
+        return rec.getLong(RecordLayout.GENERATION_OFFSET) == last.generation() + 1
+                && rec.getLong(RecordLayout.HEADER_BYTES + IntentLayout.PREV_OFFSET) == last.address() ? len : -1;
+    }
+
+    private static int sequenceOf(Log log, Segment segment, long q, int len) throws IOException {
+        return log.readRecord(LogAddress.of(segment.id, q), len)
+                .getInt(RecordLayout.HEADER_BYTES + IntentLayout.SEQUENCE_OFFSET);
+    }
+
+    private static byte flagsOf(Log log, Segment segment, long q) throws IOException {
+        ByteBuffer hb = ByteBuffer.allocate(RecordLayout.HEADER_BYTES);
+        segment.file.read(hb, q);
+        return hb.get(RecordLayout.FLAGS_OFFSET);
     }
 }
