@@ -45,6 +45,8 @@ class ConcurrencyTest {
 
     /** Control threads, each with a volume of its own besides its store-wide operations. */
     private static final int CONTROLS = 2;
+    /** Own-volume snapshots each control thread holds before it stops. */
+    private static final int OWN_SNAPSHOTS = 8;
 
     /** A control thread's own volume as it should be, and each of its snapshots. */
     private static final class Own {
@@ -136,7 +138,9 @@ class ConcurrencyTest {
                     int n = 0;
                     try {
                         Volume ctl = store.volume(mine.volume);
-                        while (!done.get()) {
+                        // after the writers stop, each control thread goes on until its own
+                        // volume holds a few snapshots to be checked against its model
+                        while (!done.get() || mine.snapshots.size() < OWN_SNAPSHOTS) {
                             n++;
                             if (id == 0) {
                                 controlOps.incrementAndGet();
