@@ -6,6 +6,7 @@ import dev.varve.engine.NoSuchVolumeException;
 import dev.varve.engine.SnapshotInfo;
 import dev.varve.engine.Store;
 import dev.varve.engine.VolumeInfo;
+import dev.varve.engine.stream.StreamLayout;
 import java.io.IOException;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -29,12 +30,19 @@ final class Exports {
         this.readOnly = readOnly;
     }
 
-    /** The export of that name, or null when there is none. */
+    /**
+     * The export of that name, or null when there is none. The volume a resumable receive builds
+     * ({@code %recv-NAME}) is no export: a client writing to it would change what the resumed
+     * stream continues from.
+     */
     Export resolve(String name) throws IOException {
         try {
             if (name.isEmpty()) {
-                List<VolumeInfo> vs = store.volumes();
+                List<VolumeInfo> vs = exported(store.volumes());
                 return vs.size() == 1 ? resolve(vs.get(0).name()) : null;
+            }
+            if (name.startsWith(StreamLayout.PARTIAL_PREFIX)) {
+                return null;
             }
             int at = name.indexOf('@');
             if (at < 0) {
@@ -57,12 +65,23 @@ final class Exports {
     List<Entry> list() throws IOException {
         List<Entry> out = new ArrayList<>();
         List<SnapshotInfo> snaps = store.snapshots();
-        for (VolumeInfo v : store.volumes()) {
+        for (VolumeInfo v : exported(store.volumes())) {
             out.add(new Entry(v.name(), describe(v)));
             for (SnapshotInfo s : snaps) {
                 if (s.volume().equals(v.name())) {
                     out.add(new Entry(s.fullName(), describe(s)));
                 }
+            }
+        }
+        return out;
+    }
+
+    /** The volumes that are exports: all but those a resumable receive is building. */
+    private static List<VolumeInfo> exported(List<VolumeInfo> volumes) {
+        List<VolumeInfo> out = new ArrayList<>();
+        for (VolumeInfo v : volumes) {
+            if (!v.name().startsWith(StreamLayout.PARTIAL_PREFIX)) {
+                out.add(v);
             }
         }
         return out;

@@ -33,6 +33,45 @@ class ProtocolTest {
     @TempDir
     Path tmp;
 
+    /**
+     * The volume an interrupted resumable receive keeps ({@code %recv-NAME}) is neither listed,
+     * nor reachable by name, nor the default export: a client writing to it would change what
+     * the resumed stream continues from.
+     */
+    @Test
+    void aPartialReceiveIsNoExport() throws Exception {
+        try (Served s = Served.start(tmp, 4 * MiB)) {
+            s.store.volume("vol").write(0, new byte[] {1, 2, 3}, 0, 3);
+            s.store.snapshot("vol", "s1", Map.of());
+            java.io.ByteArrayOutputStream stream = new java.io.ByteArrayOutputStream();
+            s.store.send("vol@s1", null, stream);
+            byte[] cut = Arrays.copyOf(stream.toByteArray(), stream.size() / 2);
+            org.junit.jupiter.api.Assertions.assertThrows(IOException.class, () -> s.store.receive(
+                    new java.io.ByteArrayInputStream(cut), "copy",
+                    dev.varve.engine.ReceiveOptions.defaults().withResumable(true)));
+            String partial = dev.varve.engine.stream.StreamLayout.PARTIAL_PREFIX + "copy";
+            assertTrue(s.store.volumes().stream().anyMatch(v -> v.name().equals(partial)),
+                    "the interrupted receive kept its partial volume: " + s.store.volumes());
+            try (RawClient c = new RawClient(s.port()).greet()) {
+                List<RawClient.OptionReply> list = c.option(OPT_LIST, new byte[0]);
+                List<String> names = new java.util.ArrayList<>();
+                for (RawClient.OptionReply r : list) {
+                    if (r.type() == REP_SERVER) {
+                        ByteBuffer b = ByteBuffer.wrap(r.data());
+                        byte[] name = new byte[b.getInt()];
+                        b.get(name);
+                        names.add(new String(name, java.nio.charset.StandardCharsets.UTF_8));
+                    }
+                }
+                assertEquals(List.of("vol", "vol@s1"), names);
+                List<RawClient.OptionReply> go = c.option(OPT_INFO, RawClient.goData(partial));
+                assertEquals(REP_ERR_UNKNOWN, go.get(0).type(), go.get(0).text());
+                List<RawClient.OptionReply> dflt = c.option(OPT_INFO, RawClient.goData("", INFO_NAME));
+                assertEquals(REP_ACK, dflt.get(dflt.size() - 1).type(), "the store's only volume is the default");
+            }
+        }
+    }
+
     @Test
     void optionErrorsLeaveTheHandshakeGoing() throws Exception {
         try (Served s = Served.start(tmp, 4 * MiB); RawClient c = new RawClient(s.port()).greet()) {
