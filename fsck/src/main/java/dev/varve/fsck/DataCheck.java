@@ -38,6 +38,7 @@ final class DataCheck {
     private final Findings findings;
     private final Meter meter;
     private final boolean fast;
+    private final Runnable beforeReading;
     private final List<Pending> pending = new ArrayList<>();
     private long pendingBytes;
     /** Extent start address -> bytes from there already verified (or queued). */
@@ -56,10 +57,16 @@ final class DataCheck {
     long bytes;
 
     DataCheck(Log log, Findings findings, Meter meter, boolean fast) {
+        this(log, findings, meter, fast, () -> { });
+    }
+
+    /** {@code beforeReading} runs before the first data read: it stops a {@link Readahead}. */
+    DataCheck(Log log, Findings findings, Meter meter, boolean fast, Runnable beforeReading) {
         this.log = log;
         this.findings = findings;
         this.meter = meter;
         this.fast = fast;
+        this.beforeReading = beforeReading;
     }
 
     /** Counts blocks an inline intent op carries, verified from its record, as checked data. */
@@ -91,6 +98,7 @@ final class DataCheck {
         if (pending.isEmpty()) {
             return;
         }
+        beforeReading.run();
         pending.sort(Comparator.comparingLong(Pending::address));
         int i = 0;
         while (i < pending.size()) {

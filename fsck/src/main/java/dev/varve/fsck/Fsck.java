@@ -69,7 +69,10 @@ public final class Fsck {
      * Checks a store directory. The engine's own space figures, which a clean check is compared
      * with, are computed on a second thread while the survey reads the store, so the
      * comparison costs no time of its own on a machine with a core to spare; they are used
-     * only if the store checks clean, and the thread is always done before this returns.
+     * only if the store checks clean, and the thread is always done before this returns. A full
+     * check also reads the data segments into the page cache on a third thread while the log is
+     * scanned and the trees walked, so the disk does not sit idle before the data check
+     * ({@link Readahead}); it is stopped when the data check starts, and changes no finding.
      */
     public static Report check(Path dir, boolean fast, Listener listener) {
         Storage storage = FileStorage.readOnly(dir);
@@ -79,7 +82,7 @@ public final class Fsck {
         t.setDaemon(true);
         t.start();
         try {
-            return check(storage, fast, listener, x -> {
+            return check(storage, fast, listener, true, x -> {
                 try {
                     return ahead.get();
                 } catch (java.util.concurrent.ExecutionException e) {
@@ -121,8 +124,13 @@ public final class Fsck {
     }
 
     static Report check(Storage storage, boolean fast, Listener listener, SpaceCheck.EngineSpace engine) {
+        return check(storage, fast, listener, false, engine);
+    }
+
+    private static Report check(Storage storage, boolean fast, Listener listener, boolean readahead,
+            SpaceCheck.EngineSpace engine) {
         Report r;
-        try (Survey s = Survey.run(storage, fast, new Meter(listener))) {
+        try (Survey s = Survey.run(storage, fast, new Meter(listener), readahead)) {
             r = s.finish();
         } catch (IOException | RuntimeException e) {
             r = new Report();
