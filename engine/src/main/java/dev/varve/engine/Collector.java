@@ -632,6 +632,9 @@ final class Collector {
      * stream's head segment still holds), so the compactor takes the log's data lock, which
      * every user write takes too, once per batch instead of once per run.
      */
+    /** The most bytes the compactor writes with one allocation (a batch, or a run alone). */
+    static final int COPY_RUN_BYTES = Copier.BATCH_BYTES;
+
     private static final class Copier {
         static final int BATCH_BYTES = 256 << 10;
         private final Store store;

@@ -13,6 +13,7 @@ import dev.varve.engine.catalog.Superblock;
 import dev.varve.engine.format.FormatVersion;
 import dev.varve.engine.format.IntentLayout;
 import dev.varve.engine.format.RecordLayout;
+import dev.varve.engine.format.SegmentLayout;
 import dev.varve.engine.format.SuperblockLayout;
 import dev.varve.engine.io.Storage;
 import dev.varve.engine.io.StorageFile;
@@ -535,12 +536,20 @@ public final class Store implements AutoCloseable {
         // records go there); moved data goes to the hot and the cold head, each of which may need
         // a new segment for its last bytes, or, when only one new segment fits, all of it to the
         // cold head (a full store must still be able to empty its emptiest segments into one)
+        // Each segment is counted at what the copy surely fits in it: a run that does not fit
+        // in a head's room opens the next segment and leaves that room unused (runs and batches
+        // are at most Collector.COPY_RUN_BYTES), and each allocation is aligned to at most
+        // 4 KiB; so a run and 64 KiB of padding are kept back per segment (in production's
+        // 64 MiB segments, half a percent)
+        long margin = Collector.COPY_RUN_BYTES + (64 << 10);
+        long seg = Math.max(0, log.segmentSize() - SegmentLayout.HEADER_BYTES - margin);
+        long hot = Math.max(0, log.dataHeadRoom(Log.HOT) - margin);
+        long cold = Math.max(0, log.dataHeadRoom(Log.COLD) - margin);
         long spare = dataSegmentsLeft();
         if (spare < 2) {
-            return Math.min(wanted, Math.max(0, spare) * log.segmentSize() + log.dataHeadRoom(Log.COLD));
+            return Math.min(wanted, Math.max(0, spare) * seg + cold);
         }
-        return Math.min(wanted, (spare - 1) * log.segmentSize() + log.dataHeadRoom(Log.HOT)
-                + log.dataHeadRoom(Log.COLD));
+        return Math.min(wanted, (spare - 1) * seg + hot + cold);
     }
 
     /** New data segments a size limit still allows (Long.MAX_VALUE without one). */

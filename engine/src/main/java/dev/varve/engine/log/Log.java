@@ -228,9 +228,10 @@ public final class Log implements Closeable {
             }
             // recycled files take disk space too: only a file that is not one counts anew
             if (reuse == null && limit > 0 && segments.size() + recycled.size() >= limit) {
-                throw new OutOfSpaceException("the store is full: it has reached its size limit (" + limit
-                        + " segments of " + segmentSize + " bytes): destroy snapshots or volumes and run 'varve gc', or"
-                        + " open it with a larger --max-size");
+                throw new OutOfSpaceException("the store is full: it has reached its size limit (" + segmentLimit
+                        + " segments of " + segmentSize + " bytes"
+                        + (limit < segmentLimit ? ", the last " + META_RESERVE + " kept for the metadata log" : "")
+                        + "): destroy snapshots or volumes and run 'varve gc', or open it with a larger --max-size");
             }
             id = nextSegmentId++;
         }
