@@ -123,7 +123,7 @@ final class Receive {
                     checkpoint(h, applied);
                 }
             }
-            Volume v = store.volume(partial);
+            Volume v = store.partialVolume(partial);
             long sinceCheckpoint = 0;
             options.progress().update(0, h.dataBytes());
             for (byte type = reader.next(); type != StreamLayout.TYPE_END; type = reader.next()) {

@@ -15,6 +15,7 @@ import dev.varve.engine.format.IntentLayout;
 import dev.varve.engine.format.RecordLayout;
 import dev.varve.engine.format.SegmentLayout;
 import dev.varve.engine.format.SuperblockLayout;
+import dev.varve.engine.stream.StreamLayout;
 import dev.varve.engine.io.Storage;
 import dev.varve.engine.io.StorageFile;
 import dev.varve.engine.log.CommitInfo;
@@ -1258,6 +1259,18 @@ public final class Store implements AutoCloseable {
     }
 
     public Volume volume(String name) throws IOException {
+        if (name.startsWith(StreamLayout.PARTIAL_PREFIX)) {
+            // writes there would change what a resumed stream continues from, unseen
+            String target = name.substring(StreamLayout.PARTIAL_PREFIX.length());
+            throw new NoSuchVolumeException("'" + name + "' in " + storage.root() + " is what an interrupted receive"
+                    + " into '" + target + "' has received so far, not a volume to open: resume it with 'varve receive "
+                    + storage.root() + " " + target + " --resume', or discard it with --abort");
+        }
+        return reading(() -> head(volumeEntry(name)));
+    }
+
+    /** A volume's head by name, the one a resumable receive builds ({@code %recv-NAME}) too. */
+    Volume partialVolume(String name) throws IOException {
         return reading(() -> head(volumeEntry(name)));
     }
 
@@ -1299,7 +1312,7 @@ public final class Store implements AutoCloseable {
     }
 
     public void resizeVolume(String name, long newSize) throws IOException {
-        Volume v = volume(name);
+        Volume v = partialVolume(name); // a receive sizes its partial volume to the stream's
         if (newSize <= 0 || newSize > MAX_VOLUME_SIZE || newSize % v.blockSize != 0) {
             throw new IllegalArgumentException("new size " + newSize + " must be a positive multiple of the block size "
                     + v.blockSize + " and at most " + MAX_VOLUME_SIZE + " bytes");
@@ -1520,7 +1533,7 @@ public final class Store implements AutoCloseable {
             catalog.add(n);
             return n;
         });
-        return volume(e.name);
+        return partialVolume(e.name); // a receive clones its base into its partial volume
     }
 
     public void destroySnapshot(String volume, String snapshot) throws IOException {

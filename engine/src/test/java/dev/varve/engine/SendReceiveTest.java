@@ -122,7 +122,8 @@ class SendReceiveTest {
     private static String state(Store s) throws IOException {
         StringBuilder sb = new StringBuilder();
         for (VolumeInfo v : s.volumes()) {
-            sb.append(v).append('\n').append(fingerprint(s.device(v.name()))).append('\n');
+            BlockDevice d = v.name().startsWith(StreamLayout.PARTIAL_PREFIX) ? s.partialVolume(v.name()) : s.device(v.name());
+            sb.append(v).append('\n').append(fingerprint(d)).append('\n');
         }
         for (SnapshotInfo i : s.snapshots()) {
             sb.append(i).append('\n').append(fingerprint(s.device(i.fullName()))).append('\n');
@@ -420,6 +421,11 @@ class SendReceiveTest {
                         new ByteArrayInputStream(Arrays.copyOf(stream, cut)), volume, resumable));
                 ResumeToken token = b.receiveResumeToken(volume);
                 assertNotNull(token, "a resumable receive keeps its partial volume");
+                // which no one may open and write to: the resumed stream would continue from it
+                NoSuchVolumeException hidden = assertThrows(NoSuchVolumeException.class,
+                        () -> b.volume(StreamLayout.PARTIAL_PREFIX + volume));
+                assertTrue(hidden.getMessage().contains("--resume"), hidden.getMessage());
+                assertThrows(NoSuchVolumeException.class, () -> b.device(StreamLayout.PARTIAL_PREFIX + volume));
                 assertTrue(token.offset() > 0, token.toString());
                 assertEquals(token, ResumeToken.parse(token.toString()));
                 // a whole stream is refused while the partial is pending
