@@ -3,13 +3,13 @@ package dev.varve.fsck;
 import dev.varve.engine.SpaceInfo;
 import dev.varve.engine.Store;
 import dev.varve.engine.StoreOptions;
+import dev.varve.engine.io.ForwardingStorage;
 import dev.varve.engine.io.Storage;
 import dev.varve.engine.io.StorageFile;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.AccessDeniedException;
-import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -79,29 +79,21 @@ final class SpaceCheck {
     }
 
     /** A storage that reads and refuses every change, and takes no lock (the check holds one, or needs none). */
-    private static final class Unwritable implements Storage {
-        private final Storage s;
-
+    private static final class Unwritable extends ForwardingStorage {
         Unwritable(Storage s) {
-            this.s = s;
+            super(s);
         }
 
         private IOException refused(String name) {
-            return new AccessDeniedException(s.path(name).toString(), null, "fsck opened the store read-only");
+            return new AccessDeniedException(delegate.path(name).toString(), null, "fsck opened the store read-only");
         }
 
         @Override
         public StorageFile open(String name, boolean create) throws IOException {
-            if (create && !s.exists(name)) {
+            if (create && !delegate.exists(name)) {
                 throw refused(name);
             }
-            StorageFile f = s.open(name, false);
-            return new StorageFile() {
-                @Override
-                public int read(ByteBuffer dst, long position) throws IOException {
-                    return f.read(dst, position);
-                }
-
+            return new ForwardingStorage.File(delegate.open(name, false)) {
                 @Override
                 public void write(ByteBuffer src, long position) throws IOException {
                     throw refused(name);
@@ -113,35 +105,10 @@ final class SpaceCheck {
                 }
 
                 @Override
-                public long size() throws IOException {
-                    return f.size();
-                }
-
-                @Override
                 public void truncate(long size) throws IOException {
                     throw refused(name);
                 }
-
-                @Override
-                public Path path() {
-                    return f.path();
-                }
-
-                @Override
-                public void close() throws IOException {
-                    f.close();
-                }
             };
-        }
-
-        @Override
-        public boolean exists(String name) throws IOException {
-            return s.exists(name);
-        }
-
-        @Override
-        public List<String> list() throws IOException {
-            return s.list();
         }
 
         @Override
@@ -162,21 +129,6 @@ final class SpaceCheck {
         @Override
         public Closeable tryLock(String name) {
             return () -> { };
-        }
-
-        @Override
-        public Path path(String name) {
-            return s.path(name);
-        }
-
-        @Override
-        public Path root() {
-            return s.root();
-        }
-
-        @Override
-        public boolean rootExists() {
-            return s.rootExists();
         }
 
         @Override

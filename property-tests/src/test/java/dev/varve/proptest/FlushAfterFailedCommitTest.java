@@ -8,13 +8,10 @@ import dev.varve.engine.Store;
 import dev.varve.engine.StoreOptions;
 import dev.varve.engine.Volume;
 import dev.varve.engine.io.CrashableStorage;
-import dev.varve.engine.io.Storage;
+import dev.varve.engine.io.ForwardingStorage;
 import dev.varve.engine.io.StorageFile;
-import java.io.Closeable;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -87,14 +84,13 @@ class FlushAfterFailedCommitTest {
     }
 
     /** A storage whose first fsync on the store's background commit thread waits, then fails. */
-    private static final class Gate implements Storage {
-        private final CrashableStorage disk;
+    private static final class Gate extends ForwardingStorage {
         volatile boolean armed;
         final CountDownLatch blocked = new CountDownLatch(1);
         final CountDownLatch release = new CountDownLatch(1);
 
         Gate(CrashableStorage disk) {
-            this.disk = disk;
+            super(disk);
         }
 
         private void maybeFail() throws IOException {
@@ -111,95 +107,14 @@ class FlushAfterFailedCommitTest {
         }
 
         @Override
-        public StorageFile open(String name, boolean create) throws IOException {
-            StorageFile f = disk.open(name, create);
-            return new StorageFile() {
-                @Override
-                public int read(ByteBuffer dst, long position) throws IOException {
-                    return f.read(dst, position);
-                }
-
-                @Override
-                public void write(ByteBuffer src, long position) throws IOException {
-                    f.write(src, position);
-                }
-
+        protected StorageFile wrap(String name, StorageFile f) {
+            return new ForwardingStorage.File(f) {
                 @Override
                 public void force() throws IOException {
                     maybeFail();
-                    f.force();
-                }
-
-                @Override
-                public long size() throws IOException {
-                    return f.size();
-                }
-
-                @Override
-                public void truncate(long size) throws IOException {
-                    f.truncate(size);
-                }
-
-                @Override
-                public Path path() {
-                    return f.path();
-                }
-
-                @Override
-                public void close() throws IOException {
-                    f.close();
+                    delegate.force();
                 }
             };
-        }
-
-        @Override
-        public boolean exists(String name) throws IOException {
-            return disk.exists(name);
-        }
-
-        @Override
-        public List<String> list() throws IOException {
-            return disk.list();
-        }
-
-        @Override
-        public void delete(String name) throws IOException {
-            disk.delete(name);
-        }
-
-        @Override
-        public void rename(String from, String to) throws IOException {
-            disk.rename(from, to);
-        }
-
-        @Override
-        public void syncDirectory() throws IOException {
-            disk.syncDirectory();
-        }
-
-        @Override
-        public Closeable tryLock(String name) throws IOException {
-            return disk.tryLock(name);
-        }
-
-        @Override
-        public Path path(String name) {
-            return disk.path(name);
-        }
-
-        @Override
-        public Path root() {
-            return disk.root();
-        }
-
-        @Override
-        public boolean rootExists() {
-            return disk.rootExists();
-        }
-
-        @Override
-        public void createRoot() throws IOException {
-            disk.createRoot();
         }
     }
 }

@@ -1,16 +1,13 @@
 package dev.varve.proptest;
 
 import dev.varve.engine.io.CrashableStorage;
-import dev.varve.engine.io.Storage;
+import dev.varve.engine.io.ForwardingStorage;
 import dev.varve.engine.io.StorageFile;
-import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.BitSet;
 import java.util.HashSet;
-import java.util.List;
 import java.util.Set;
 
 /**
@@ -21,7 +18,7 @@ import java.util.Set;
  * force, or a name created or renamed since the last directory sync), so a test can tell a cut
  * that could lose data from one that finds everything synced.
  */
-final class PowerCutStorage implements Storage {
+final class PowerCutStorage extends ForwardingStorage {
     private final CrashableStorage disk;
     private long mutations;
     private long cutAt = Long.MAX_VALUE;
@@ -33,6 +30,7 @@ final class PowerCutStorage implements Storage {
     private final BitSet unsyncedBefore = new BitSet();
 
     PowerCutStorage(CrashableStorage disk) {
+        super(disk);
         this.disk = disk;
     }
 
@@ -125,16 +123,6 @@ final class PowerCutStorage implements Storage {
     }
 
     @Override
-    public synchronized boolean exists(String name) throws IOException {
-        return disk.exists(name);
-    }
-
-    @Override
-    public synchronized List<String> list() throws IOException {
-        return disk.list();
-    }
-
-    @Override
     public synchronized void delete(String name) throws IOException {
         mutation("delete " + name);
         disk.delete(name);
@@ -160,50 +148,19 @@ final class PowerCutStorage implements Storage {
         unsyncedNames.clear();
     }
 
-    @Override
-    public Closeable tryLock(String name) throws IOException {
-        return disk.tryLock(name);
-    }
-
-    @Override
-    public Path path(String name) {
-        return disk.path(name);
-    }
-
-    @Override
-    public Path root() {
-        return disk.root();
-    }
-
-    @Override
-    public boolean rootExists() {
-        return disk.rootExists();
-    }
-
-    @Override
-    public void createRoot() throws IOException {
-        disk.createRoot();
-    }
-
-    private final class Handle implements StorageFile {
+    private final class Handle extends ForwardingStorage.File {
         private final String name;
-        private final StorageFile f;
 
         Handle(String name, StorageFile f) {
+            super(f);
             this.name = name;
-            this.f = f;
-        }
-
-        @Override
-        public int read(ByteBuffer dst, long position) throws IOException {
-            return f.read(dst, position);
         }
 
         @Override
         public void write(ByteBuffer src, long position) throws IOException {
             synchronized (PowerCutStorage.this) {
                 mutation("write " + name + " at " + position + ", " + src.remaining() + " bytes");
-                f.write(src, position);
+                delegate.write(src, position);
                 unsyncedFiles.add(name);
             }
         }
@@ -212,33 +169,18 @@ final class PowerCutStorage implements Storage {
         public void force() throws IOException {
             synchronized (PowerCutStorage.this) {
                 mutation("force " + name);
-                f.force();
+                delegate.force();
                 unsyncedFiles.remove(name);
             }
-        }
-
-        @Override
-        public long size() throws IOException {
-            return f.size();
         }
 
         @Override
         public void truncate(long size) throws IOException {
             synchronized (PowerCutStorage.this) {
                 mutation("truncate " + name);
-                f.truncate(size);
+                delegate.truncate(size);
                 unsyncedFiles.add(name);
             }
-        }
-
-        @Override
-        public Path path() {
-            return f.path();
-        }
-
-        @Override
-        public void close() throws IOException {
-            f.close();
         }
     }
 }
