@@ -31,18 +31,14 @@ final class Exports {
     }
 
     /**
-     * The export of that name, or null when there is none. The volume a resumable receive builds
-     * ({@code %recv-NAME}) is no export: a client writing to it would change what the resumed
-     * stream continues from.
+     * The export of that name, or null when there is none (the engine does not open the volume
+     * a resumable receive builds, {@code %recv-NAME}, by name).
      */
     Export resolve(String name) throws IOException {
         try {
             if (name.isEmpty()) {
                 List<VolumeInfo> vs = exported(store.volumes());
                 return vs.size() == 1 ? resolve(vs.get(0).name()) : null;
-            }
-            if (name.startsWith(StreamLayout.PARTIAL_PREFIX)) {
-                return null;
             }
             int at = name.indexOf('@');
             if (at < 0) {

@@ -186,9 +186,9 @@ public final class Recovery {
                 q += RecordLayout.ALIGNMENT;
                 continue;
             }
-            int len = wholeIntent(log, segment, q, size, last);
-            int seq = len > 0 ? sequenceOf(log, segment, q, len) : -1;
-            if (len <= 0 || seq <= sequence || (expected >= 0 && seq != expected)) {
+            UnsafeBuffer rec = wholeIntent(log, segment, q, size, last);
+            int seq = rec == null ? -1 : rec.getInt(RecordLayout.HEADER_BYTES + IntentLayout.SEQUENCE_OFFSET);
+            if (rec == null || seq <= sequence || (expected >= 0 && seq != expected)) {
                 if (expected >= 0) {
                     return null; // the chain after the damage ends before a second flush
                 }
@@ -204,15 +204,16 @@ public final class Recovery {
                         + " says which writes they hold and 'varve fsck --repair' goes on without them; a read-only"
                         + " open shows the store as the records before the damage leave it");
             }
-            flushEnded = (flagsOf(log, segment, q) & IntentLayout.FLAG_FLUSH_END) != 0;
+            flushEnded = (rec.getByte(RecordLayout.FLAGS_OFFSET) & IntentLayout.FLAG_FLUSH_END) != 0;
             expected = seq + 1;
-            q += len;
+            q += rec.getInt(RecordLayout.LENGTH_OFFSET);
         }
         return null;
     }
 
-    /** The length of the whole intent record of the open generation naming {@code last} at {@code q}, or -1. */
-    private static int wholeIntent(Log log, Segment segment, long q, long size, CommitInfo last) throws IOException {
+    /** The whole intent record of the open generation naming {@code last} at {@code q}, or null. */
+    private static UnsafeBuffer wholeIntent(Log log, Segment segment, long q, long size, CommitInfo last)
+            throws IOException {
         ByteBuffer hb = ByteBuffer.allocate(RecordLayout.HEADER_BYTES);
         segment.file.read(hb, q);
         UnsafeBuffer h = new UnsafeBuffer(hb);
@@ -221,26 +222,15 @@ public final class Recovery {
                 || h.getByte(RecordLayout.TYPE_OFFSET) != RecordLayout.TYPE_INTENT
                 || len < RecordLayout.HEADER_BYTES + IntentLayout.GROUPS_START || len > RecordLayout.MAX_LENGTH
                 || (len & (RecordLayout.ALIGNMENT - 1)) != 0 || q + len > size) {
-            return -1;
+            return null;
         }
         UnsafeBuffer rec;
         try {
             rec = log.readRecord(LogAddress.of(segment.id, q), len);
         } catch (CorruptionException e) {
-            return -1;
+            return null;
         }
         return rec.getLong(RecordLayout.GENERATION_OFFSET) == last.generation() + 1
-                && rec.getLong(RecordLayout.HEADER_BYTES + IntentLayout.PREV_OFFSET) == last.address() ? len : -1;
-    }
-
-    private static int sequenceOf(Log log, Segment segment, long q, int len) throws IOException {
-        return log.readRecord(LogAddress.of(segment.id, q), len)
-                .getInt(RecordLayout.HEADER_BYTES + IntentLayout.SEQUENCE_OFFSET);
-    }
-
-    private static byte flagsOf(Log log, Segment segment, long q) throws IOException {
-        ByteBuffer hb = ByteBuffer.allocate(RecordLayout.HEADER_BYTES);
-        segment.file.read(hb, q);
-        return hb.get(RecordLayout.FLAGS_OFFSET);
+                && rec.getLong(RecordLayout.HEADER_BYTES + IntentLayout.PREV_OFFSET) == last.address() ? rec : null;
     }
 }
