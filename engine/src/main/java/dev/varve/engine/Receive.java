@@ -117,7 +117,7 @@ final class Receive {
                 }
                 created = true;
                 if (store.volumeInfo(partial).size() != h.size()) {
-                    store.resizeVolume(partial, h.size());
+                    store.resize(store.partialVolume(partial), h.size());
                 }
                 if (keep) {
                     checkpoint(h, applied);

@@ -1312,7 +1312,12 @@ public final class Store implements AutoCloseable {
     }
 
     public void resizeVolume(String name, long newSize) throws IOException {
-        Volume v = partialVolume(name); // a receive sizes its partial volume to the stream's
+        resize(volume(name), newSize);
+    }
+
+    /** Resizes a head, the partial volume of a receive too (sized to the stream's). */
+    void resize(Volume v, long newSize) throws IOException {
+        String name = v.name();
         if (newSize <= 0 || newSize > MAX_VOLUME_SIZE || newSize % v.blockSize != 0) {
             throw new IllegalArgumentException("new size " + newSize + " must be a positive multiple of the block size "
                     + v.blockSize + " and at most " + MAX_VOLUME_SIZE + " bytes");

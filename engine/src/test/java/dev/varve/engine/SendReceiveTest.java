@@ -426,6 +426,8 @@ class SendReceiveTest {
                         () -> b.volume(StreamLayout.PARTIAL_PREFIX + volume));
                 assertTrue(hidden.getMessage().contains("--resume"), hidden.getMessage());
                 assertThrows(NoSuchVolumeException.class, () -> b.device(StreamLayout.PARTIAL_PREFIX + volume));
+                assertThrows(NoSuchVolumeException.class, () -> b.resizeVolume(StreamLayout.PARTIAL_PREFIX + volume,
+                        64L << 20));
                 assertTrue(token.offset() > 0, token.toString());
                 assertEquals(token, ResumeToken.parse(token.toString()));
                 // a whole stream is refused while the partial is pending
