@@ -5,27 +5,34 @@ import dev.varve.engine.btree.Node;
 import dev.varve.engine.btree.TreeKind;
 import dev.varve.engine.btree.TreePointer;
 import java.io.IOException;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Changed-block tracking from the trees themselves: the blocks whose mapping differs between
  * two committed extent-map roots.
  *
- * <p>Both trees are walked together, each as a queue of pending subtrees and entries in key
- * order. When the heads of both queues are the same node (same log address) its whole subtree
- * is the same in both trees and is skipped; otherwise the larger head is opened. So only the
- * paths copied since the two roots diverged are read, and the cost follows the change, not
- * the volume. Skipping is sound whatever the trees' shapes: both queues hold everything not
- * yet consumed, in order, so a node at both heads has the same entries before it in each tree.
+ * <p>Both trees are walked together, a level at a time from the top. At each level, a node
+ * that both trees hold there (the same log address) is dropped from both: its subtree is the
+ * same in each, and since a tree's extents never overlap, the blocks it maps are mapped by
+ * nothing else in either tree, so they cannot differ. What is left of the level is loaded in
+ * one call ({@link dev.varve.engine.btree.NodeCache#loadAll}), which reads nodes lying near
+ * each other in the log in one I/O, and its nodes' children make the next level. So only the
+ * paths copied since the two roots diverged are read, and the cost follows the change, not the
+ * volume. A commit writes the changed nodes of each level side by side, so a level costs one
+ * read for the newer tree and, for the older one, one for each commit its changed nodes came
+ * from (for leaves, about one per changed leaf).
  *
- * <p>The entries that were not skipped are then compared block by block: a block differs
- * when one side maps it and the other does not (data against a hole), or when both map it to
+ * <p>A tree a level taller than the other (it grew while the other stayed) is walked alone
+ * down to the other's height first. The heights are compared without descending to a leaf
+ * when the roots share a child: a node both trees hold has the same height under it in each.
+ *
+ * <p>The entries of the leaves reached are then compared block by block: a block differs when
+ * one side maps it and the other does not (data against a hole), or when both map it to
  * different data addresses. A block rewritten with the same bytes counts as changed, as in
- * any changed-block tracking; a block covered by a skipped subtree cannot be covered by
- * anything else, since extents never overlap.
+ * any changed-block tracking.
  */
 final class Diff {
     private final Store store;
@@ -37,12 +44,8 @@ final class Diff {
         this.blockSize = blockSize;
     }
 
-    /** A pending subtree ({@code extent == null}) or an entry of a leaf. */
-    private record Item(int level, long key, long address, int length, long generation, Extent extent) {
-        boolean isNode() {
-            return extent == null;
-        }
-
+    /** An entry of a leaf: the extent that maps blocks {@code key} onwards. */
+    private record Entry(long key, Extent extent) {
         long end() {
             return key + extent.blocks;
         }
@@ -114,105 +117,138 @@ final class Diff {
         if (ra.address() == rb.address()) {
             return;
         }
-        Deque<Item> a = queue(ra);
-        Deque<Item> b = queue(rb);
-        List<Item> onlyA = new ArrayList<>();
-        List<Item> onlyB = new ArrayList<>();
-        while (!a.isEmpty() && !b.isEmpty()) {
-            Item x = a.peekFirst();
-            Item y = b.peekFirst();
-            if (x.isNode() && y.isNode()) {
-                if (x.address() == y.address()) {
-                    a.pollFirst();
-                    b.pollFirst();
-                } else if (x.level() != y.level()) {
-                    open(x.level() > y.level() ? a : b);
-                } else if (x.key() != y.key()) {
-                    open(x.key() < y.key() ? a : b);
-                } else {
-                    open(a);
-                    open(b);
-                }
-            } else if (!x.isNode() && !y.isNode()) {
-                if (x.key() <= y.key()) {
-                    onlyA.add(a.pollFirst());
-                }
-                if (y.key() <= x.key()) {
-                    onlyB.add(b.pollFirst());
-                }
-            } else if (!x.isNode()) {
-                // a node's key is a lower bound of its subtree: an entry before it comes first
-                if (x.key() < y.key()) {
-                    onlyA.add(a.pollFirst());
-                } else {
-                    open(b);
-                }
-            } else if (y.key() < x.key()) {
-                onlyB.add(b.pollFirst());
+        List<TreePointer> fa = ra.isEmpty() ? List.of() : List.of(ra);
+        List<TreePointer> fb = rb.isEmpty() ? List.of() : List.of(rb);
+        // levels the lower tree's root waits while the taller tree is walked down to its height
+        int waitA = 0;
+        int waitB = 0;
+        if (!fa.isEmpty() && !fb.isEmpty()) {
+            List<Node<Extent>> roots = load(List.of(ra, rb));
+            int d = heightDifference(roots.get(0), roots.get(1));
+            waitA = Math.max(0, -d);
+            waitB = Math.max(0, d);
+        }
+        List<Entry> onlyA = new ArrayList<>();
+        List<Entry> onlyB = new ArrayList<>();
+        while (!fa.isEmpty() || !fb.isEmpty()) {
+            List<TreePointer> la = waitA == 0 ? fa : List.of();
+            List<TreePointer> lb = waitB == 0 ? fb : List.of();
+            if (!la.isEmpty() && !lb.isEmpty()) {
+                Set<Long> inA = addresses(la);
+                Set<Long> inB = addresses(lb);
+                la = without(la, inB);
+                lb = without(lb, inA);
+            }
+            List<TreePointer> level = new ArrayList<>(la);
+            level.addAll(lb);
+            List<Node<Extent>> nodes = load(level);
+            nodesRead += level.size();
+            if (waitA == 0) {
+                fa = expand(nodes.subList(0, la.size()), onlyA);
             } else {
-                open(a);
+                waitA--;
+            }
+            if (waitB == 0) {
+                fb = expand(nodes.subList(la.size(), level.size()), onlyB);
+            } else {
+                waitB--;
             }
         }
-        drain(a, onlyA);
-        drain(b, onlyB);
         compare(onlyA, onlyB, sink);
     }
 
-    private Deque<Item> queue(TreePointer root) throws IOException {
-        Deque<Item> q = new ArrayDeque<>();
-        if (!root.isEmpty()) {
-            int height = 0;
-            Node<Extent> n = load(root.address(), root.length(), root.generation());
-            while (!n.isLeaf()) {
-                n = load(n.childAddress(0), n.childLength(0), n.childGeneration(0));
-                height++;
+    /**
+     * How many levels the tree under {@code a} stands above the one under {@code b} (negative
+     * when below): their leftmost paths are followed together until one reaches a leaf, or
+     * until the two nodes share a child, which has the same height under it in both trees.
+     */
+    private int heightDifference(Node<Extent> a, Node<Extent> b) throws IOException {
+        Node<Extent> x = a;
+        Node<Extent> y = b;
+        while (!x.isLeaf() && !y.isLeaf()) {
+            Set<Long> children = new HashSet<>();
+            for (int i = 0; i < x.count(); i++) {
+                children.add(x.childAddress(i));
             }
-            q.add(new Item(height, Long.MIN_VALUE, root.address(), root.length(), root.generation(), null));
+            for (int i = 0; i < y.count(); i++) {
+                if (children.contains(y.childAddress(i))) {
+                    return 0;
+                }
+            }
+            List<Node<Extent>> next = load(List.of(child(x, 0), child(y, 0)));
+            nodesRead += 2;
+            x = next.get(0);
+            y = next.get(1);
         }
-        return q;
+        return leafDepth(x) - leafDepth(y);
     }
 
-    /** Replaces the node at the head of {@code q} by its children, or its entries. */
-    private void open(Deque<Item> q) throws IOException {
-        Item x = q.pollFirst();
-        Node<Extent> n = load(x.address(), x.length(), x.generation());
-        for (int i = n.count() - 1; i >= 0; i--) {
-            if (n.isLeaf()) {
-                q.addFirst(new Item(-1, n.key(i), 0, 0, 0, n.value(i)));
-            } else {
-                q.addFirst(new Item(x.level() - 1, n.key(i), n.childAddress(i), n.childLength(i),
-                        n.childGeneration(i), null));
-            }
+    private int leafDepth(Node<Extent> n) throws IOException {
+        int depth = 0;
+        while (!n.isLeaf()) {
+            n = load(List.of(child(n, 0))).get(0);
+            nodesRead++;
+            depth++;
         }
+        return depth;
     }
 
-    private void drain(Deque<Item> q, List<Item> out) throws IOException {
-        while (!q.isEmpty()) {
-            if (q.peekFirst().isNode()) {
-                open(q);
-            } else {
-                out.add(q.pollFirst());
-            }
-        }
+    private static TreePointer child(Node<Extent> n, int i) {
+        return new TreePointer(n.childAddress(i), n.childLength(i), n.childGeneration(i));
     }
 
-    private Node<Extent> load(long address, int length, long generation) throws IOException {
-        nodesRead++;
+    private static Set<Long> addresses(List<TreePointer> level) {
+        Set<Long> s = new HashSet<>();
+        for (TreePointer p : level) {
+            s.add(p.address());
+        }
+        return s;
+    }
+
+    private static List<TreePointer> without(List<TreePointer> level, Set<Long> drop) {
+        List<TreePointer> l = new ArrayList<>(level.size());
+        for (TreePointer p : level) {
+            if (!drop.contains(p.address())) {
+                l.add(p);
+            }
+        }
+        return l;
+    }
+
+    /**
+     * The next level under a level's nodes, in key order; a level of leaves has none and adds
+     * its entries to {@code entries}, in key order.
+     */
+    private static List<TreePointer> expand(List<Node<Extent>> level, List<Entry> entries) {
+        List<TreePointer> next = new ArrayList<>();
+        for (Node<Extent> n : level) {
+            for (int i = 0; i < n.count(); i++) {
+                if (n.isLeaf()) {
+                    entries.add(new Entry(n.key(i), n.value(i)));
+                } else {
+                    next.add(child(n, i));
+                }
+            }
+        }
+        return next;
+    }
+
+    private List<Node<Extent>> load(List<TreePointer> pointers) throws IOException {
         try {
-            return store.cache().load(TreeKind.EXTENTS, Extent.CODEC, address, length, generation);
+            return store.cache().loadAll(TreeKind.EXTENTS, Extent.CODEC, pointers);
         } catch (CorruptionException e) {
             throw store.corrupted(e);
         }
     }
 
     /** Sweeps two sorted lists of non-overlapping extents and reports the blocks they map differently. */
-    private void compare(List<Item> a, List<Item> b, BlockSink sink) {
+    private void compare(List<Entry> a, List<Entry> b, BlockSink sink) {
         int i = 0;
         int j = 0;
         long p = Long.MIN_VALUE;
         while (i < a.size() || j < b.size()) {
-            Item x = i < a.size() ? a.get(i) : null;
-            Item y = j < b.size() ? b.get(j) : null;
+            Entry x = i < a.size() ? a.get(i) : null;
+            Entry y = j < b.size() ? b.get(j) : null;
             long xs = x == null ? Long.MAX_VALUE : Math.max(x.key(), p);
             long ys = y == null ? Long.MAX_VALUE : Math.max(y.key(), p);
             long at = Math.min(xs, ys);

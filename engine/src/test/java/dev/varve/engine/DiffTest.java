@@ -47,6 +47,10 @@ class DiffTest {
     }
 
     private static List<ByteRange> expected(long[] a, long[] b) {
+        return expected(a, b, BS);
+    }
+
+    private static List<ByteRange> expected(long[] a, long[] b, int bs) {
         List<ByteRange> out = new ArrayList<>();
         int small = Math.min(a.length, b.length);
         int big = Math.max(a.length, b.length);
@@ -56,7 +60,7 @@ class DiffTest {
             if (changed && start < 0) {
                 start = i;
             } else if (!changed && start >= 0) {
-                out.add(new ByteRange((long) start * BS, (long) (i - start) * BS));
+                out.add(new ByteRange((long) start * bs, (long) (i - start) * bs));
                 start = -1;
             }
         }
@@ -118,6 +122,127 @@ class DiffTest {
             assertEquals(expected(snaps.get(last), m.stamps), store.diff("vm@s" + last, "vm"), "seed " + seed);
             assertEquals(expected(m.stamps, snaps.get(0)), store.diff("vm", "vm@s0"), "seed " + seed);
             assertEquals(List.of(), store.diff("vm", "vm"));
+        }
+    }
+
+    /**
+     * The walk goes level by level, so trees of different heights must line up: snapshots of
+     * one, two and three levels (a volume grown from one extent to 100,000 one-block extents)
+     * and a clone of the smallest grown past the others, every pair both ways.
+     */
+    @Test
+    void treesOfDifferentHeightsAgreeWithTheModel() throws Exception {
+        int bs = 512;
+        int blocks = 220_000;
+        try (Store store = Store.create(dir.resolve("s"))) {
+            Volume v = store.createVolume("h", (long) blocks * bs, bs);
+            long[] stamps = new long[blocks];
+            long[] next = {1};
+            byte[] b = new byte[bs];
+            java.util.function.IntConsumer write = block -> {
+                try {
+                    v.write((long) block * bs, b, 0, bs);
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+                stamps[block] = next[0]++;
+            };
+            List<String> names = new ArrayList<>();
+            List<long[]> states = new ArrayList<>();
+            List<Integer> heights = new ArrayList<>();
+            int written = 0;
+            for (int upTo : new int[] {1, 4_000, 100_000}) {
+                for (; written < upTo; written++) {
+                    write.accept(2 * written); // a hole between: one extent each
+                }
+                store.snapshot("h", "s" + names.size(), null);
+                heights.add(v.map.tree().height());
+                names.add("h@s" + names.size());
+                states.add(stamps.clone());
+            }
+            assertEquals(List.of(1, 2, 3), heights, "one, two and three levels");
+            Random r = new Random(11);
+            for (int i = 0; i < 40; i++) {
+                write.accept(r.nextInt(blocks));
+            }
+            v.trim(1000L * bs, 5000L * bs);
+            java.util.Arrays.fill(stamps, 1000, 6000, 0);
+            names.add("h");
+            states.add(stamps.clone());
+            // a clone of the one-extent snapshot, grown to three levels of its own
+            Volume c = store.clone("h", "s0", "c");
+            long[] cs = states.get(0).clone();
+            for (int i = 0; i < 90_000; i++) {
+                int block = 2 * i + 1;
+                c.write((long) block * bs, b, 0, bs);
+                cs[block] = next[0]++;
+            }
+            assertEquals(3, c.map.tree().height());
+            names.add("c");
+            states.add(cs);
+            for (int i = 0; i < names.size(); i++) {
+                for (int j = 0; j < names.size(); j++) {
+                    assertEquals(expected(states.get(i), states.get(j), bs), store.diff(names.get(i), names.get(j)),
+                            names.get(i) + " against " + names.get(j));
+                }
+            }
+        }
+    }
+
+    /**
+     * The leaves a commit changed are read together, in one span: a damaged leaf in the middle
+     * of that span is still found and named by its own address, as a read of it alone would.
+     */
+    @Test
+    void aDamagedNodeReadWithItsNeighboursIsNamed() throws Exception {
+        int bs = 512;
+        Path s = dir.resolve("s");
+        try (Store store = Store.create(s)) {
+            Volume v = store.createVolume("v", 40_000L * bs, bs);
+            byte[] b = new byte[bs];
+            for (int i = 0; i < 20_000; i++) {
+                v.write(2L * i * bs, b, 0, bs);
+            }
+            store.snapshot("v", "a", null);
+            for (int i = 0; i < 16; i++) {
+                v.write((2L * i * 1_250 + 1) * bs, b, 0, bs);
+            }
+            store.snapshot("v", "b", null);
+        }
+        long damaged;
+        try (Store store = Store.open(s)) {
+            CommittedRoot[] r = store.committedRoots("v@a", "v@b");
+            var ra = store.cache().load(dev.varve.engine.btree.TreeKind.EXTENTS, dev.varve.engine.btree.Extent.CODEC,
+                    r[0].root().address(), r[0].root().length(), r[0].root().generation());
+            var rb = store.cache().load(dev.varve.engine.btree.TreeKind.EXTENTS, dev.varve.engine.btree.Extent.CODEC,
+                    r[1].root().address(), r[1].root().length(), r[1].root().generation());
+            assertTrue(!rb.isLeaf() && !ra.isLeaf(), "a two-level map");
+            java.util.Set<Long> inA = new java.util.HashSet<>();
+            for (int i = 0; i < ra.count(); i++) {
+                inA.add(ra.childAddress(i));
+            }
+            List<Long> changed = new ArrayList<>();
+            for (int i = 0; i < rb.count(); i++) {
+                if (!inA.contains(rb.childAddress(i))) {
+                    changed.add(rb.childAddress(i));
+                }
+            }
+            assertTrue(changed.size() >= 8, changed.size() + " changed leaves");
+            damaged = changed.get(changed.size() / 2);
+        }
+        Path file = s.resolve(dev.varve.engine.format.SegmentLayout.fileName(LogAddress.segment(damaged)));
+        try (var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.READ,
+                java.nio.file.StandardOpenOption.WRITE)) {
+            long at = LogAddress.offset(damaged) + dev.varve.engine.format.RecordLayout.HEADER_BYTES + 20;
+            java.nio.ByteBuffer one = java.nio.ByteBuffer.allocate(1);
+            ch.read(one, at);
+            one.put(0, (byte) (one.get(0) ^ 0x10)).clear();
+            ch.write(one, at);
+        }
+        try (Store store = Store.open(s)) {
+            CorruptionException e = assertThrows(CorruptionException.class, () -> store.diff("v@a", "v@b"));
+            assertEquals(damaged, e.address(), e.getMessage());
+            assertTrue(e.getMessage().contains("checksum"), e.getMessage());
         }
     }
 

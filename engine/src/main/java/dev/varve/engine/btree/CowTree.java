@@ -2,6 +2,8 @@ package dev.varve.engine.btree;
 
 import dev.varve.engine.LogAddress;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import org.agrona.MutableDirectBuffer;
 
@@ -389,6 +391,12 @@ public final class CowTree<V> {
     /**
      * Writes every dirty node, children before parents, and returns the new root pointer. After
      * this the whole tree is clean and may be shared.
+     *
+     * <p>The nodes go out level by level, leaves first and the root last, each level in key
+     * order. So the interior nodes a commit changed sit together in the log, after its leaves:
+     * a walk that needs a level's changed nodes at once (a diff of two snapshots) reads them
+     * in one or a few I/Os ({@link NodeCache#loadAll}), where written depth first each
+     * interior node would sit behind the leaves under it.
      */
     public TreePointer commit(NodeWriter writer, long owner) throws IOException {
         if (root == null) {
@@ -396,12 +404,35 @@ public final class CowTree<V> {
             return pointer;
         }
         if (root.dirty) {
-            write(root, writer, owner);
+            List<List<Node<V>>> levels = new ArrayList<>();
+            dirtyByDepth(root, 0, levels);
+            for (int d = levels.size() - 1; d >= 0; d--) {
+                for (Node<V> n : levels.get(d)) {
+                    write(n, writer, owner);
+                }
+            }
             pointer = new TreePointer(root.address, root.length, root.generation);
         }
         return pointer;
     }
 
+    /** Adds every dirty node under {@code n} (itself included) to the list of its depth, in key order. */
+    private void dirtyByDepth(Node<V> n, int depth, List<List<Node<V>>> levels) {
+        while (levels.size() <= depth) {
+            levels.add(new ArrayList<>());
+        }
+        levels.get(depth).add(n);
+        if (!n.leaf) {
+            for (int i = 0; i < n.count; i++) {
+                Node<V> c = n.children[i];
+                if (c != null && c.dirty) {
+                    dirtyByDepth(c, depth + 1, levels);
+                }
+            }
+        }
+    }
+
+    /** Writes one dirty node whose dirty children are written already. */
     private void write(Node<V> n, NodeWriter writer, long owner) throws IOException {
         long minSeg = Long.MAX_VALUE;
         if (n.leaf) {
@@ -413,7 +444,7 @@ public final class CowTree<V> {
                 Node<V> c = n.children[i];
                 if (c != null) {
                     if (c.dirty) {
-                        write(c, writer, owner);
+                        throw new IllegalStateException("child " + i + " of a node is still dirty when its parent is written");
                     }
                     n.childAddr[i] = c.address;
                     n.childLen[i] = c.length;

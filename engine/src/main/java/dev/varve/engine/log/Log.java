@@ -975,6 +975,40 @@ public final class Log implements Closeable {
         return u;
     }
 
+    /**
+     * Reads {@code length} bytes of one segment from {@code address} in one I/O: records that
+     * sit near each other (the nodes one commit wrote for a tree) cost one read instead of one
+     * each. The span may stop short at the end of the file; {@link #recordIn} checks each record
+     * in it as {@link #readRecord} checks one read alone.
+     */
+    public ByteBuffer readSpan(long address, int length) throws IOException {
+        Segment s = segment(LogAddress.segment(address));
+        ByteBuffer b = ByteBuffer.allocate(length);
+        int n = s.file.read(b, LogAddress.offset(address));
+        return b.clear().limit(Math.max(0, n));
+    }
+
+    /**
+     * The record at {@code address}, found {@code at} bytes into a span that {@link #readSpan}
+     * read, checked for magic, length and checksum. The record gets a buffer of its own (a view
+     * of the span), so what decodes it sees its bounds alone.
+     */
+    public UnsafeBuffer recordIn(ByteBuffer span, int at, long address, int length) throws CorruptionException {
+        Segment s = segment(LogAddress.segment(address));
+        if (length < RecordLayout.HEADER_BYTES || length > RecordLayout.MAX_LENGTH) {
+            throw new CorruptionException(s.file.path(), address, "pointer gives record length " + length);
+        }
+        if (at < 0 || (long) at + length > span.limit()) {
+            throw new CorruptionException(s.file.path(), address, "record runs past the end of the segment file");
+        }
+        UnsafeBuffer u = new UnsafeBuffer(span.slice(at, length));
+        String bad = checkRecord(u, length);
+        if (bad != null) {
+            throw new CorruptionException(s.file.path(), address, bad);
+        }
+        return u;
+    }
+
     /** Null when the record in {@code u} (of the given length) is whole, else what is wrong. */
     public static String checkRecord(UnsafeBuffer u, int length) {
         if (u.getInt(RecordLayout.MAGIC_OFFSET) != RecordLayout.MAGIC) {

@@ -107,6 +107,100 @@ class ExtentMapTest {
         checkNodes(map.tree().rootNode(), true);
     }
 
+    /**
+     * A commit writes the dirty nodes level by level: every leaf before any interior node, each
+     * level in key order, the root last, so the nodes one commit changed at a level sit side by
+     * side in the log. A second commit after a few scattered changes writes only their paths,
+     * in the same order.
+     */
+    @Test
+    void aCommitWritesTheTreeLevelByLevel() throws IOException {
+        java.util.Map<Long, Node<?>> written = new java.util.HashMap<>();
+        java.util.List<Long> order = new java.util.ArrayList<>();
+        NodeSource disk = new NodeSource() {
+            @Override
+            @SuppressWarnings("unchecked")
+            public <V> Node<V> load(TreeKind kind, ValueCodec<V> codec, long address, int length, long generation) {
+                return (Node<V>) written.get(address);
+            }
+        };
+        long[] generation = {1};
+        NodeWriter writer = new NodeWriter() {
+            long next = 1L << 20;
+
+            @Override
+            public long append(byte type, long owner, int payloadLength, PayloadEncoder encoder) {
+                next += 1 << 16;
+                order.add(next);
+                return next;
+            }
+
+            @Override
+            public long generation() {
+                return generation[0];
+            }
+
+            @Override
+            public void written(Node<?> node) {
+                written.put(node.address, node);
+            }
+        };
+        CowTree<Extent> tree = new CowTree<>(TreeKind.EXTENTS, Extent.CODEC, disk, TreePointer.EMPTY);
+        ExtentMap map = new ExtentMap(tree, BLOCK);
+        long at = 1L << 40;
+        for (int i = 0; i < 60_000; i++) {
+            map.insert(2L * i, new Extent(1, at, 1, new int[1]));
+            at += 2L * BLOCK;
+        }
+        assertEquals(3, tree.height());
+        TreePointer root = tree.commit(writer, 1);
+        assertEquals(written.size(), checkLevelOrder(written, order, 0, root.address()));
+        Random r = new Random(3);
+        for (int i = 0; i < 20; i++) {
+            map.insert(2L * r.nextInt(60_000) + 1, new Extent(1, at, 2, new int[1]));
+            at += 2L * BLOCK;
+        }
+        generation[0] = 2;
+        int before = order.size();
+        root = tree.commit(writer, 1);
+        int second = checkLevelOrder(written, order, before, root.address());
+        assertTrue(second > 20 && second < 100, second + " nodes written for 20 scattered changes");
+    }
+
+    /**
+     * Checks the nodes written from {@code order[from]} on: leaves first, then each level up,
+     * each in key order, children before parents, the root last. Returns how many there were.
+     */
+    private static int checkLevelOrder(java.util.Map<Long, Node<?>> written, java.util.List<Long> order, int from,
+            long root) {
+        java.util.Map<Long, Integer> depth = new java.util.HashMap<>();
+        java.util.ArrayDeque<Long> todo = new java.util.ArrayDeque<>(java.util.List.of(root));
+        depth.put(root, 0);
+        while (!todo.isEmpty()) {
+            Node<?> n = written.get(todo.poll());
+            if (!n.leaf) {
+                for (int i = 0; i < n.count; i++) {
+                    assertTrue(n.childAddr[i] < n.address, "a child is written before its parent");
+                    depth.put(n.childAddr[i], depth.get(n.address) + 1);
+                    todo.add(n.childAddr[i]);
+                }
+            }
+        }
+        java.util.List<Long> mine = order.subList(from, order.size());
+        assertEquals(root, mine.get(mine.size() - 1), "the root is written last");
+        for (int i = 1; i < mine.size(); i++) {
+            Node<?> a = written.get(mine.get(i - 1));
+            Node<?> b = written.get(mine.get(i));
+            int da = depth.get(a.address);
+            int db = depth.get(b.address);
+            assertTrue(db <= da, "node " + i + " of the commit is deeper than the one before it");
+            if (da == db) {
+                assertTrue(a.keys[0] < b.keys[0], "node " + i + " of its level is out of key order");
+            }
+        }
+        return mine.size();
+    }
+
     /** Every node's kept byte count is its encoded length, and no leaf of two or more entries is over its bound. */
     private static void checkNodes(Node<Extent> n, boolean root) {
         if (n.leaf) {
