@@ -111,9 +111,9 @@ final class Receive {
         try {
             if (!options.resume()) {
                 if (target.base() == null) {
-                    store.createVolume(partial, h.size(), h.blockSize());
+                    store.createPartial(partial, h.size(), h.blockSize());
                 } else {
-                    store.clone(volume, target.base(), partial);
+                    store.clonePartial(volume, target.base(), partial);
                 }
                 created = true;
                 if (store.volumeInfo(partial).size() != h.size()) {
@@ -153,7 +153,7 @@ final class Receive {
                     if (keep) {
                         checkpoint(h, Math.max(received, applied));
                     } else {
-                        store.destroyVolume(partial, true);
+                        store.destroyPartial(partial);
                     }
                 } catch (IOException | RuntimeException again) {
                     e.addSuppressed(again);
@@ -253,6 +253,6 @@ final class Receive {
             throw new NoSuchVolumeException("there is no interrupted receive into '" + volume + "' (no volume '" + p
                     + "') in " + store.directory());
         }
-        store.destroyVolume(p, true);
+        store.destroyPartial(p);
     }
 }

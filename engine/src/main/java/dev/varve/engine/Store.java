@@ -1234,7 +1234,17 @@ public final class Store implements AutoCloseable {
     }
 
     public Volume createVolume(String name, long sizeBytes, int blockSize) throws IOException {
+        validateVolumeName(name);
+        return create(name, sizeBytes, blockSize);
+    }
+
+    /** Creates the volume a receive of a full stream builds ({@code %recv-NAME}). */
+    Volume createPartial(String name, long sizeBytes, int blockSize) throws IOException {
         validateName("volume", name);
+        return create(name, sizeBytes, blockSize);
+    }
+
+    private Volume create(String name, long sizeBytes, int blockSize) throws IOException {
         if (blockSize < 512 || blockSize > 65536 || Integer.bitCount(blockSize) != 1) {
             throw new IllegalArgumentException("block size " + blockSize + " is not a power of two from 512 to 65536");
         }
@@ -1259,14 +1269,32 @@ public final class Store implements AutoCloseable {
     }
 
     public Volume volume(String name) throws IOException {
+        refusePartial(name);
+        return reading(() -> head(volumeEntry(name)));
+    }
+
+    /**
+     * Refuses a user's call on the volume an interrupted resumable receive builds
+     * ({@code %recv-NAME}): writes, snapshots, reverts or a rename there would change what a
+     * resumed stream continues from, unseen, and destroying it is what {@code --abort} does.
+     * A receive reaches it through package-private calls.
+     */
+    private void refusePartial(String name) throws NoSuchVolumeException {
         if (name.startsWith(StreamLayout.PARTIAL_PREFIX)) {
-            // writes there would change what a resumed stream continues from, unseen
             String target = name.substring(StreamLayout.PARTIAL_PREFIX.length());
             throw new NoSuchVolumeException("'" + name + "' in " + storage.root() + " is what an interrupted receive"
-                    + " into '" + target + "' has received so far, not a volume to open: resume it with 'varve receive "
+                    + " into '" + target + "' has received so far, not a volume to use: resume it with 'varve receive "
                     + storage.root() + " " + target + " --resume', or discard it with --abort");
         }
-        return reading(() -> head(volumeEntry(name)));
+    }
+
+    /** A name a user gives a new volume: valid, and not one a receive keeps for itself. */
+    private static void validateVolumeName(String name) {
+        validateName("volume", name);
+        if (name.startsWith(StreamLayout.PARTIAL_PREFIX)) {
+            throw new InvalidNameException("volume name '" + name + "' starts with '" + StreamLayout.PARTIAL_PREFIX
+                    + "', which is kept for the volumes that resumable receives build; choose another name");
+        }
     }
 
     /** A volume's head by name, the one a resumable receive builds ({@code %recv-NAME}) too. */
@@ -1340,7 +1368,8 @@ public final class Store implements AutoCloseable {
     }
 
     public void renameVolume(String name, String newName) throws IOException {
-        validateName("volume", newName);
+        refusePartial(name);
+        validateVolumeName(newName);
         change(() -> {
             CatalogEntry e = volumeEntry(name);
             if (catalog.volume(newName) != null) {
@@ -1353,6 +1382,16 @@ public final class Store implements AutoCloseable {
 
     /** Destroys a volume; with snapshots it needs {@code recursive} (the error lists them). */
     public void destroyVolume(String name, boolean recursive) throws IOException {
+        refusePartial(name);
+        destroy(name, recursive);
+    }
+
+    /** Discards the volume a receive builds ({@code %recv-NAME}), with any snapshot in it. */
+    void destroyPartial(String name) throws IOException {
+        destroy(name, true);
+    }
+
+    private void destroy(String name, boolean recursive) throws IOException {
         dropPending = true;
         change(() -> {
             CatalogEntry e = volumeEntry(name);
@@ -1381,6 +1420,7 @@ public final class Store implements AutoCloseable {
     // ------------------------------------------------------------------ snapshots
 
     public SnapshotInfo snapshot(String volume, String snapshot, Map<String, String> properties) throws IOException {
+        refusePartial(volume);
         validateName("snapshot", snapshot);
         Map<String, String> props = checkedProperties(properties);
         CatalogEntry s = change(() -> {
@@ -1426,6 +1466,7 @@ public final class Store implements AutoCloseable {
         List<CatalogEntry> taken = change(() -> {
             List<CatalogEntry> vs = new ArrayList<>();
             for (String name : new java.util.LinkedHashSet<>(volumes)) {
+                refusePartial(name);
                 CatalogEntry v = volumeEntry(name);
                 if (catalog.snapshot(v.id, group) != null) {
                     throw new NameExistsException("snapshot '" + name + "@" + group + "' already exists");
@@ -1449,6 +1490,7 @@ public final class Store implements AutoCloseable {
 
     /** The volume head becomes the snapshot's root; every snapshot stays. */
     public void revert(String volume, String snapshot, String keepCurrent) throws IOException {
+        refusePartial(volume);
         if (keepCurrent != null) {
             validateName("snapshot", keepCurrent);
         }
@@ -1520,7 +1562,17 @@ public final class Store implements AutoCloseable {
     }
 
     public Volume clone(String volume, String snapshot, String newVolume) throws IOException {
-        validateName("volume", newVolume);
+        validateVolumeName(newVolume);
+        return cloneInto(volume, snapshot, newVolume);
+    }
+
+    /** Clones a snapshot into the volume a receive of an incremental stream builds ({@code %recv-NAME}). */
+    Volume clonePartial(String volume, String snapshot, String partial) throws IOException {
+        validateName("volume", partial);
+        return cloneInto(volume, snapshot, partial);
+    }
+
+    private Volume cloneInto(String volume, String snapshot, String newVolume) throws IOException {
         CatalogEntry e = change(() -> {
             CatalogEntry s = snapshotEntry(volume, snapshot);
             if (catalog.volume(newVolume) != null) {

@@ -428,6 +428,20 @@ class SendReceiveTest {
                 assertThrows(NoSuchVolumeException.class, () -> b.device(StreamLayout.PARTIAL_PREFIX + volume));
                 assertThrows(NoSuchVolumeException.class, () -> b.resizeVolume(StreamLayout.PARTIAL_PREFIX + volume,
                         64L << 20));
+                // nor snapshot, revert, rename or destroy it, nor give another volume its name
+                String partial = StreamLayout.PARTIAL_PREFIX + volume;
+                String held = state(b);
+                assertThrows(NoSuchVolumeException.class, () -> b.snapshot(partial, "x", null));
+                assertThrows(NoSuchVolumeException.class, () -> b.snapshotGroup("g", List.of("vm", partial), null));
+                assertThrows(NoSuchVolumeException.class, () -> b.revert(partial, "x", null));
+                assertThrows(NoSuchVolumeException.class, () -> b.renameVolume(partial, "mine"));
+                NoSuchVolumeException gone = assertThrows(NoSuchVolumeException.class,
+                        () -> b.destroyVolume(partial, true));
+                assertTrue(gone.getMessage().contains("--abort"), gone.getMessage());
+                assertThrows(InvalidNameException.class, () -> b.createVolume(partial + "2", 1 << 20));
+                assertThrows(InvalidNameException.class, () -> b.clone("vm", "s0", partial + "2"));
+                assertThrows(InvalidNameException.class, () -> b.renameVolume("vm", partial + "2"));
+                assertEquals(held, state(b), "the refused calls changed nothing");
                 assertTrue(token.offset() > 0, token.toString());
                 assertEquals(token, ResumeToken.parse(token.toString()));
                 // a whole stream is refused while the partial is pending
