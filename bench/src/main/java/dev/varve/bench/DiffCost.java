@@ -85,7 +85,7 @@ final class DiffCost implements Scenario {
                         cold[rep] = coldDiff(b, dir);
                     }
                     b.add(Figure.of(NAME, "ms", Contender.VARVE, with(p, "cache", "cold (reopened, files evicted)"), cold,
-                            false, note));
+                            false, note + "; " + coldReads.get(dir) + " tree-node reads (I/Os) a cold diff"));
                     continue;
                 }
                 String base = NAME + " at " + Bench.mib(sizes[0]) + " written (issue 9 target <= 1.5x)";
@@ -109,8 +109,12 @@ final class DiffCost implements Scenario {
                         "change", "16 x 64 KiB", "cache", turns);
                 Figure pairedSmall = b.add(Figure.of(NAME, "ms", Contender.VARVE, sp, small, false,
                         "the small store's cold diff, timed in turns with the large one's"));
-                b.add(Figure.of(NAME, "ms", Contender.VARVE, with(p, "cache", turns), large, false, note)
+                b.add(Figure.of(NAME, "ms", Contender.VARVE, with(p, "cache", turns), large, false,
+                        note + "; " + coldReads.get(dir) + " tree-node reads (I/Os) a cold diff, against "
+                                + coldReads.get(smallDir) + " at " + Bench.mib(sizes[0]))
                         .against(pairedSmall, base + ", timed in the same turns"));
+                b.notes.put(NAME + " cold, tree-node reads (I/Os) of one diff", coldReads.get(smallDir) + " at "
+                        + Bench.mib(sizes[0]) + " written, " + coldReads.get(dir) + " at " + Bench.mib(w));
                 Bench.deleteTree(dir);
             }
         } finally {
@@ -155,16 +159,22 @@ final class DiffCost implements Scenario {
     }
 
     /** One diff of a store reopened with its files out of the page cache, in milliseconds. */
-    private static double coldDiff(Bench b, Path dir) throws java.io.IOException {
+    private double coldDiff(Bench b, Path dir) throws java.io.IOException {
         List<Path> files;
         try (Stream<Path> st = Files.walk(dir)) {
             files = new ArrayList<>(st.filter(Files::isRegularFile).toList());
         }
         b.evict(files);
         try (Store s = Store.open(dir)) {
+            long reads = s.nodeReads();
             long t = System.nanoTime();
             s.diff("v@A", "v@B");
-            return (System.nanoTime() - t) / 1e6;
+            double ms = (System.nanoTime() - t) / 1e6;
+            coldReads.merge(dir, s.nodeReads() - reads, Math::max);
+            return ms;
         }
     }
+
+    /** The most tree-node reads (I/Os) a cold diff of each store made: the shape behind the time. */
+    private final Map<Path, Long> coldReads = new java.util.HashMap<>();
 }

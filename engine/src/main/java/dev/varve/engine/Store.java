@@ -395,6 +395,15 @@ public final class Store implements AutoCloseable {
         return cache;
     }
 
+    /**
+     * Tree-node reads this store has made from its files since it was opened: one per I/O, so
+     * nodes read together ({@code NodeCache.loadAll}) count once. A figure for benchmarks and
+     * monitoring, as ZFS's ARC counts its misses.
+     */
+    public long nodeReads() {
+        return cache.reads();
+    }
+
     long openGeneration() {
         return openGeneration;
     }

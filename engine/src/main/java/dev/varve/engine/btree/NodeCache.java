@@ -32,6 +32,8 @@ public final class NodeCache implements NodeSource {
     private final int hotMask;
     /** Nodes trees made dirty since the last commit wrote them (held outside the bound until then). */
     private final java.util.concurrent.atomic.LongAdder dirty = new java.util.concurrent.atomic.LongAdder();
+    /** Reads of node records from the log: one per I/O, however many nodes it brought. */
+    private final java.util.concurrent.atomic.LongAdder reads = new java.util.concurrent.atomic.LongAdder();
 
     public NodeCache(Log log, long maxBytes) {
         this.log = log;
@@ -144,6 +146,7 @@ public final class NodeCache implements NodeSource {
                 to++;
             }
             java.nio.ByteBuffer span = log.readSpan(first.address(), (int) (end - start));
+            reads.increment();
             for (int k = from; k < to; k++) {
                 int i = misses.get(k);
                 TreePointer p = pointers.get(i);
@@ -178,7 +181,13 @@ public final class NodeCache implements NodeSource {
     /** Reads and verifies a node record without caching it (fsck uses this). */
     public <V> Node<V> read(TreeKind kind, ValueCodec<V> codec, long address, int length, long generation)
             throws IOException {
+        reads.increment();
         return decode(kind, codec, log.readRecord(address, length), address, length, generation);
+    }
+
+    /** Node records read from the log so far: one per I/O, several nodes when read together. */
+    public long reads() {
+        return reads.sum();
     }
 
     /** Checks a whole record's type and generation against its pointer and decodes it. */
