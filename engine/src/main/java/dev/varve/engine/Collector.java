@@ -907,7 +907,7 @@ final class Collector {
             }
             out.get(r.id)[0] = blocks(r.root.address(), children, leaves, subtree) * r.blockSize;
         }
-        refs.forEach((addr, ref) -> {
+        refs.forEachLong((addr, ref) -> { // not forEach, which boxes both longs of every block
             if (ref >= 0) {
                 long[] s = out.get(ref >>> 5);
                 if (s != null) {

@@ -124,8 +124,9 @@ final class LogScan {
 
     private final Meter meter;
     /**
-     * The windows' buffer, one for all the segments a scan reads: a new (zeroed) 4 MiB buffer
-     * per meta segment cost more than reading a small one.
+     * The windows' buffer, one for all the segments a scan reads (and, after the scan, the
+     * caller's other large reads): a new (zeroed) 4 MiB buffer per meta segment cost more than
+     * reading a small one.
      */
     private ByteBuffer windowBuffer;
     /** Transaction groups that go on in another segment, by the segment they go on in. */
@@ -150,12 +151,17 @@ final class LogScan {
         }
     }
 
-    private LogScan(Meter meter) {
+    private LogScan(Meter meter, ByteBuffer window) {
         this.meter = meter;
+        this.windowBuffer = window.order(ByteOrder.LITTLE_ENDIAN);
     }
 
-    static LogScan scan(Log log, Meter meter) throws IOException {
-        LogScan s = new LogScan(meter);
+    /**
+     * Scans every meta segment, reading through {@code window} (a direct buffer of at least
+     * {@link #WINDOW_BYTES}; replaced by a larger one only for a record that does not fit).
+     */
+    static LogScan scan(Log log, Meter meter, ByteBuffer window) throws IOException {
+        LogScan s = new LogScan(meter, window);
         for (Segment seg : log.segments()) {
             s.maxSegmentMentioned = Math.max(s.maxSegmentMentioned, seg.id);
             if (seg.kind == SegmentLayout.KIND_META) {
@@ -412,6 +418,11 @@ final class LogScan {
                 b.getLong(p + CommitLayout.NEXT_ID_OFFSET), b.getLong(p + CommitLayout.TIME_OFFSET));
     }
 
+    /** The buffer the scan read through, for the caller's next large reads. */
+    ByteBuffer buffer() {
+        return windowBuffer;
+    }
+
     /** The record's CRC32C, computed with its own crc field taken as zero, matches that field. */
     static boolean crcMatches(ByteBuffer b, int at, int len) {
         CRC32C c = new CRC32C();
@@ -437,9 +448,6 @@ final class LogScan {
         Window(StorageFile file, long size) {
             this.file = file;
             this.size = size;
-            if (windowBuffer == null) {
-                windowBuffer = ByteBuffer.allocateDirect(WINDOW_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-            }
             this.buf = windowBuffer;
         }
 

@@ -137,8 +137,9 @@ final class Survey implements Closeable {
         try (Readahead ahead = readahead ? Readahead.start(storage, log.segments()) : Readahead.NONE) {
             segmentHeaders();
             meter.start(totalBytes());
-            scan = LogScan.scan(log, meter);
-            data = new DataCheck(log, findings, meter, fast, ahead::stop);
+            // one buffer for the check's large reads: the meta segments' windows, then the data runs
+            scan = LogScan.scan(log, meter, ByteBuffer.allocateDirect(LogScan.WINDOW_BYTES));
+            data = new DataCheck(log, findings, meter, fast, ahead::stop, scan.buffer());
             content = new ContentCheck(log, findings, data);
             if (!findEnd()) {
                 return;

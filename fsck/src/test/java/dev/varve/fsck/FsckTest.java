@@ -145,6 +145,64 @@ class FsckTest {
         assertTrue(p.affected().contains("bytes"), p.toString());
     }
 
+    /**
+     * A store whose data lies in one run longer than the data check reads at once (one 8 MiB run
+     * read in pieces of {@link LogScan#WINDOW_BYTES}): 4 KiB of one volume, then 12 MiB of 64
+     * KiB blocks of another, so that a 64 KiB block lies across the end of the first piece.
+     */
+    private Path bigRunStore() throws IOException {
+        Path s = dir.resolve("big");
+        Random r = new Random(7);
+        try (Store store = Store.create(s, StoreOptions.defaults().withSegmentSize(32 << 20))) {
+            byte[] small = new byte[4096];
+            r.nextBytes(small);
+            store.createVolume("pad", 1 << 20).write(0, small, 0, small.length);
+            Volume v = store.createVolume("vm", 64L << 20, 64 << 10);
+            byte[] b = new byte[1 << 20];
+            for (int i = 0; i < 12; i++) {
+                r.nextBytes(b);
+                v.write((long) i << 20, b, 0, b.length);
+            }
+        }
+        return s;
+    }
+
+    @Test
+    void dataRunsLongerThanOneReadAreCheckedWhole() throws Exception {
+        Path s = bigRunStore();
+        Report clean = Fsck.check(s);
+        assertTrue(clean.clean(), clean.summary());
+        assertEquals(1 + 12 * 16, clean.dataBlocks(), clean.summary());
+        Path data = segmentOfKind(s, SegmentLayout.KIND_DATA);
+        long pieceEnd = SegmentLayout.HEADER_BYTES + LogScan.WINDOW_BYTES;
+        // the block across the first piece's end, and one well inside the second piece
+        flip(data, pieceEnd + 100);
+        flip(data, pieceEnd + (2 << 20) + 100);
+        Report r = Fsck.check(s);
+        java.util.List<Long> at = r.problems().stream().filter(x -> x.kind().equals("data-checksum"))
+                .map(Problem::offset).sorted().toList();
+        long firstBlock = 2L * SegmentLayout.HEADER_BYTES; // after the header and the 4 KiB of "pad"
+        long across = firstBlock + (pieceEnd - firstBlock) / (64 << 10) * (64 << 10);
+        assertTrue(across < pieceEnd && across + (64 << 10) > pieceEnd, "the block lies across the piece's end");
+        long inside = firstBlock + (pieceEnd + (2 << 20) - firstBlock) / (64 << 10) * (64 << 10);
+        assertEquals(java.util.List.of(across, inside), at, r.summary());
+    }
+
+    @Test
+    void aDataFileEndingInsideALongRunIsFoundWhereItEnds() throws Exception {
+        Path s = bigRunStore();
+        Path data = segmentOfKind(s, SegmentLayout.KIND_DATA);
+        long end = SegmentLayout.HEADER_BYTES + LogScan.WINDOW_BYTES + (1 << 20) + 12288;
+        try (FileChannel ch = FileChannel.open(data, StandardOpenOption.WRITE)) {
+            ch.truncate(end);
+        }
+        Report r = Fsck.check(s);
+        Problem p = r.problems().stream().filter(x -> x.kind().equals("data-missing")).findFirst().orElseThrow();
+        assertEquals(end, p.offset(), r.summary());
+        assertTrue(p.message().contains("it ends at byte " + end), p.message());
+        assertEquals(end - SegmentLayout.HEADER_BYTES, r.dataBytes(), r.summary());
+    }
+
     @Test
     void flippedMetadataBitIsFound() throws Exception {
         Path s = build();

@@ -648,6 +648,8 @@ public final class Log implements Closeable {
 
     /** The most fill written ahead of the meta head at once. */
     static final int FILL_STEP = 1 << 20;
+    /** How much of a segment's end {@link #cleanEnd} reads at once. */
+    private static final int CLEAN_END_READ = 64 << 10;
 
     /**
      * Fill is written ahead in steps of a sixty-fourth of a segment, at most {@link #FILL_STEP}
@@ -699,7 +701,9 @@ public final class Log implements Closeable {
             return false;
         }
         long page = FillLayout.pageUp(position);
-        ByteBuffer b = ByteBuffer.allocate((int) Math.max(FillLayout.PAGE, Math.min(FILL_STEP, size - page)));
+        // in pieces: a buffer as large as the fill (up to FILL_STEP), and the JDK's bounce buffer
+        // for reading into it, are fresh memory to fault in on every open and every fsck
+        ByteBuffer b = ByteBuffer.allocate((int) Math.max(FillLayout.PAGE, Math.min(CLEAN_END_READ, size - page)));
         if (page > position) {
             b.clear().limit((int) (page - position));
             readFully(f, b, position);
