@@ -74,6 +74,14 @@ final class Send {
                         + snap.fullName() + " " + snap.blockSize() + "; an incremental needs the same block size");
             }
         }
+        // destroying what is being sent is refused until the stream ends
+        try (java.io.Closeable held = store.holdForSend(snap.id());
+                java.io.Closeable heldBase = base == null ? () -> { } : store.holdForSend(base.id())) {
+            return send(writer, snap, base);
+        }
+    }
+
+    private SendResult send(FrameWriter writer, SnapshotInfo snap, SnapshotInfo base) throws IOException {
         UUID guid = store.snapshotGuid(snap.fullName());
         UUID baseGuid = base == null ? null : store.snapshotGuid(base.fullName());
         UUID parentGuid = snap.parent() == null ? null : store.snapshotGuid(snap.parent());

@@ -395,6 +395,25 @@ public final class Store implements AutoCloseable {
         return cache;
     }
 
+    /** Snapshots sends are reading, by catalog id, with how many sends read each. */
+    private final Map<Long, Integer> sending = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * Marks a snapshot as read by a send until the returned handle is closed: destroying it, or
+     * its volume, is refused meanwhile, where it would otherwise fail the send halfway.
+     */
+    java.io.Closeable holdForSend(long snapshotId) {
+        sending.merge(snapshotId, 1, Integer::sum);
+        return () -> sending.computeIfPresent(snapshotId, (k, n) -> n == 1 ? null : n - 1);
+    }
+
+    private void refuseIfSending(CatalogEntry s) throws SnapshotBusyException {
+        if (sending.containsKey(s.id)) {
+            throw new SnapshotBusyException("snapshot '" + fullName(s) + "' in " + storage.root() + " is being sent;"
+                    + " wait for the send to finish (or stop it), then destroy it");
+        }
+    }
+
     /**
      * Tree-node reads this store has made from its files since it was opened: one per I/O, so
      * nodes read together ({@code NodeCache.loadAll}) count once. A figure for benchmarks and
@@ -1414,6 +1433,9 @@ public final class Store implements AutoCloseable {
                         + String.join(", ", names) + "; destroy them first or use --recursive");
             }
             for (CatalogEntry s : snaps) {
+                refuseIfSending(s);
+            }
+            for (CatalogEntry s : snaps) {
                 dropSnapshot(s);
             }
             catalog.remove(e);
@@ -1604,7 +1626,9 @@ public final class Store implements AutoCloseable {
 
     public void destroySnapshot(String volume, String snapshot) throws IOException {
         change(() -> {
-            dropSnapshot(snapshotEntry(volume, snapshot));
+            CatalogEntry s = snapshotEntry(volume, snapshot);
+            refuseIfSending(s);
+            dropSnapshot(s);
             return null;
         });
     }

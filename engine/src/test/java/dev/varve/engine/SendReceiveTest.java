@@ -407,6 +407,65 @@ class SendReceiveTest {
         }
     }
 
+    /**
+     * A send holds the snapshot it reads and its base: destroying either, or their volume, is
+     * refused until the stream ends (the sender blocks on a stream that waits), and allowed after.
+     */
+    @Test
+    void whatASendReadsCannotBeDestroyedUntilItEnds() throws Exception {
+        try (Store a = Store.create(dir.resolve("a"))) {
+            Volume v = a.createVolume("vm", 4L << 20);
+            byte[] data = new byte[1 << 20];
+            rnd.nextBytes(data);
+            v.write(0, data, 0, data.length);
+            a.snapshot("vm", "s0", null);
+            v.write(2L << 20, data, 0, data.length);
+            a.snapshot("vm", "s1", null);
+            java.util.concurrent.CountDownLatch writing = new java.util.concurrent.CountDownLatch(1);
+            java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+            ByteArrayOutputStream sink = new ByteArrayOutputStream();
+            java.io.OutputStream slow = new java.io.OutputStream() {
+                @Override
+                public void write(int b) throws IOException {
+                    write(new byte[] {(byte) b}, 0, 1);
+                }
+
+                @Override
+                public void write(byte[] b, int off, int len) throws IOException {
+                    writing.countDown();
+                    try {
+                        release.await();
+                    } catch (InterruptedException e) {
+                        throw new java.io.InterruptedIOException();
+                    }
+                    sink.write(b, off, len);
+                }
+            };
+            java.util.concurrent.CompletableFuture<SendResult> send = java.util.concurrent.CompletableFuture
+                    .supplyAsync(() -> {
+                        try {
+                            return a.send("vm@s1", "vm@s0", slow);
+                        } catch (IOException e) {
+                            throw new java.io.UncheckedIOException(e);
+                        }
+                    });
+            assertTrue(writing.await(30, java.util.concurrent.TimeUnit.SECONDS), "the send started writing");
+            SnapshotBusyException busy = assertThrows(SnapshotBusyException.class,
+                    () -> a.destroySnapshot("vm", "s1"));
+            assertTrue(busy.getMessage().contains("vm@s1") && busy.getMessage().contains("being sent"),
+                    busy.getMessage());
+            assertThrows(SnapshotBusyException.class, () -> a.destroySnapshot("vm", "s0"));
+            assertThrows(SnapshotBusyException.class, () -> a.destroyVolume("vm", true));
+            assertEquals(2, a.snapshots("vm").size(), "nothing was destroyed");
+            release.countDown();
+            SendResult r = send.get(30, java.util.concurrent.TimeUnit.SECONDS);
+            assertEquals(sink.size(), r.streamBytes());
+            a.destroySnapshot("vm", "s0");
+            a.destroyVolume("vm", true);
+            assertEquals(List.of(), a.volumes());
+        }
+    }
+
     @Test
     void anInterruptedResumableReceiveResumesWhereItStopped() throws Exception {
         try (Store a = Store.create(dir.resolve("a")); Store b = Store.create(dir.resolve("b"))) {

@@ -199,6 +199,9 @@ public final class ControlClient implements AutoCloseable {
             case "HasSnapshotsException" -> {
                 return new HasSnapshotsException(message);
             }
+            case "SnapshotBusyException" -> {
+                return new dev.varve.engine.SnapshotBusyException(message);
+            }
             case "ReadOnlyException" -> {
                 return new ReadOnlyException(message);
             }
