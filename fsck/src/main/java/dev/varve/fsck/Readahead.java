@@ -99,20 +99,8 @@ final class Readahead implements Closeable {
     /** Stops the reading and waits for the thread to end; idempotent. */
     void stop() {
         stopped = true;
-        if (thread == null) {
-            return;
-        }
-        boolean interrupted = false;
-        while (true) {
-            try {
-                thread.join();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
+        if (thread != null) {
+            Fsck.joinUninterruptibly(thread);
         }
     }
 

@@ -84,6 +84,12 @@ public final class NodeCache implements NodeSource {
         return checked(n, address, length, generation);
     }
 
+    /** A node written and not yet in the file (pinned), or in the bounded cache; null if neither. */
+    private Node<?> held(long address) {
+        Node<?> n = pinned.get(address);
+        return n != null ? n : cache.getIfPresent(address);
+    }
+
     @SuppressWarnings("unchecked")
     private static <V> Node<V> checked(Node<?> n, long address, int length, long generation) throws CorruptionException {
         if (n.length != length || n.generation != generation) {
@@ -108,24 +114,20 @@ public final class NodeCache implements NodeSource {
      *
      * @return the nodes in the order of the pointers given
      */
-    @SuppressWarnings("unchecked")
     public <V> List<Node<V>> loadAll(TreeKind kind, ValueCodec<V> codec, List<TreePointer> pointers)
             throws IOException {
-        Node<?>[] out = new Node<?>[pointers.size()];
+        List<Node<V>> out = new java.util.ArrayList<>(java.util.Collections.nCopies(pointers.size(), null));
         List<Integer> misses = new java.util.ArrayList<>();
-        for (int i = 0; i < out.length; i++) {
+        for (int i = 0; i < pointers.size(); i++) {
             TreePointer p = pointers.get(i);
             Node<?> n = hot.getAcquire(slot(p.address()));
             if (n == null || n.address != p.address()) {
-                n = pinned.get(p.address());
-            }
-            if (n == null) {
-                n = cache.getIfPresent(p.address());
+                n = held(p.address());
             }
             if (n == null) {
                 misses.add(i);
             } else {
-                out[i] = checked(n, p.address(), p.length(), p.generation());
+                out.set(i, checked(n, p.address(), p.length(), p.generation()));
             }
         }
         misses.sort((x, y) -> Long.compare(pointers.get(x).address(), pointers.get(y).address()));
@@ -147,30 +149,20 @@ public final class NodeCache implements NodeSource {
             }
             java.nio.ByteBuffer span = log.readSpan(first.address(), (int) (end - start));
             reads.increment();
+            Node<?> n = null;
             for (int k = from; k < to; k++) {
-                int i = misses.get(k);
-                TreePointer p = pointers.get(i);
-                if (out[i] != null) {
-                    continue; // the same node asked for twice
+                TreePointer p = pointers.get(misses.get(k));
+                if (n == null || n.address != p.address()) { // the same node asked for twice is adjacent
+                    n = decode(kind, codec, log.recordIn(span, (int) (LogAddress.offset(p.address()) - start),
+                            p.address(), p.length()), p.address(), p.length(), p.generation());
+                    cache.put(p.address(), n);
+                    hot.setRelease(slot(p.address()), n);
                 }
-                int at = (int) (LogAddress.offset(p.address()) - start);
-                Node<?> n = decode(kind, codec, log.recordIn(span, at, p.address(), p.length()), p.address(),
-                        p.length(), p.generation());
-                cache.put(p.address(), n);
-                hot.setRelease(slot(p.address()), n);
-                for (int j = k; j < to; j++) {
-                    if (pointers.get(misses.get(j)).address() == p.address()) {
-                        out[misses.get(j)] = n;
-                    }
-                }
+                out.set(misses.get(k), checked(n, p.address(), p.length(), p.generation()));
             }
             from = to;
         }
-        List<Node<V>> l = new java.util.ArrayList<>(out.length);
-        for (Node<?> n : out) {
-            l.add((Node<V>) n);
-        }
-        return l;
+        return out;
     }
 
     private int slot(long address) {
