@@ -7,6 +7,10 @@ import dev.varve.engine.btree.TreePointer;
  * last commit. Diff and send walk these, never a head's dirty in-memory tree.
  *
  * @param name {@code VOLUME} or {@code VOLUME@SNAP}
+ * @param bornAfter when this root and another were asked for together and this tree descends
+ *     from the other (a snapshot in its history) with no block unmapped since: the other's
+ *     generation, so the blocks the two map differently are those this tree maps with a birth
+ *     after it. Otherwise -1.
  */
-record CommittedRoot(String name, TreePointer root, long size, int blockSize) {
+record CommittedRoot(String name, TreePointer root, long size, int blockSize, long bornAfter) {
 }

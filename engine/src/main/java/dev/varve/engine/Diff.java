@@ -33,6 +33,16 @@ import java.util.Set;
  * one side maps it and the other does not (data against a hole), or when both map it to
  * different data addresses. A block rewritten with the same bytes counts as changed, as in
  * any changed-block tracking.
+ *
+ * <p>Most diffs are between a snapshot and a later point of the same line (a backup's
+ * incremental). When one tree descends from the other and no block was unmapped since the
+ * older was taken ({@link CommittedRoot#bornAfter}), only the newer tree is read, as ZFS's
+ * birth-time traversal does: an extent born after the older snapshot is a write since, and
+ * differs; one born before it is the older tree's own, and nothing else can differ (a hole in
+ * the newer tree was a hole then, since nothing was unmapped). A node holds no extent born
+ * after the commit that wrote it, so only the nodes written since are read: the older tree's
+ * changed leaves, which many commits over a volume's life scatter across the log, are not
+ * read at all. The same blocks come out as from the walk of both trees.
  */
 final class Diff {
     private final Store store;
@@ -64,6 +74,11 @@ final class Diff {
      * ({@code VOL} or {@code VOL@SNAP}); what lies beyond the smaller size differs too.
      */
     static Result between(Store store, String from, String to) throws IOException {
+        return between(store, from, to, false);
+    }
+
+    /** As above; with {@code bothTrees}, both trees are walked even when one descends from the other (for tests). */
+    static Result between(Store store, String from, String to, boolean bothTrees) throws IOException {
         if (from.indexOf('@') < 0 || to.indexOf('@') < 0) {
             store.commit(); // a head's writes so far are in its committed root
         }
@@ -71,13 +86,13 @@ final class Diff {
         store.reclaimLock().readLock().lock();
         try {
             CommittedRoot[] r = store.committedRoots(from, to);
-            return between(store, r[0], r[1]);
+            return between(store, r[0], r[1], bothTrees);
         } finally {
             store.reclaimLock().readLock().unlock();
         }
     }
 
-    private static Result between(Store store, CommittedRoot a, CommittedRoot b) throws IOException {
+    private static Result between(Store store, CommittedRoot a, CommittedRoot b, boolean bothTrees) throws IOException {
         if (a.blockSize() != b.blockSize()) {
             throw new IllegalArgumentException(a.name() + " has " + a.blockSize() + "-byte blocks and " + b.name()
                     + " " + b.blockSize() + "-byte blocks; only devices with the same block size can be compared");
@@ -86,13 +101,20 @@ final class Diff {
         List<ByteRange> out = new ArrayList<>();
         long bs = a.blockSize();
         long small = Math.min(a.size(), b.size());
-        d.changedBlocks(a.root(), b.root(), (lba, end) -> {
+        BlockSink sink = (lba, end) -> {
             long from = lba * bs;
             long to = Math.min(end * bs, small);
             if (from < to) {
                 add(out, from, to);
             }
-        });
+        };
+        if (b.bornAfter() >= 0 && !bothTrees) {
+            d.bornAfter(b.root(), b.bornAfter(), sink);
+        } else if (a.bornAfter() >= 0 && !bothTrees) {
+            d.bornAfter(a.root(), a.bornAfter(), sink);
+        } else {
+            d.changedBlocks(a.root(), b.root(), sink);
+        }
         if (a.size() != b.size()) {
             add(out, small, Math.max(a.size(), b.size()));
         }
@@ -111,6 +133,35 @@ final class Diff {
     @FunctionalInterface
     private interface BlockSink {
         void changed(long lba, long end);
+    }
+
+    /**
+     * The blocks of a tree that descends from an older one with nothing unmapped since (see
+     * {@link CommittedRoot#bornAfter}) that differ from it: those it maps with a birth after
+     * {@code generation}. Only this tree is read. A node's generation is the commit that wrote
+     * it, and it holds no extent born later, so only the nodes written after {@code generation}
+     * are read, a level at a time.
+     */
+    private void bornAfter(TreePointer root, long generation, BlockSink sink) throws IOException {
+        List<TreePointer> level = root.isEmpty() || root.generation() <= generation ? List.of() : List.of(root);
+        while (!level.isEmpty()) {
+            List<Node<Extent>> nodes = load(level);
+            nodesRead += level.size();
+            List<TreePointer> next = new ArrayList<>();
+            for (Node<Extent> n : nodes) {
+                for (int i = 0; i < n.count(); i++) {
+                    if (n.isLeaf()) {
+                        Extent e = n.value(i);
+                        if (e.birth > generation) {
+                            sink.changed(n.key(i), n.key(i) + e.blocks);
+                        }
+                    } else if (n.childGeneration(i) > generation) {
+                        next.add(child(n, i));
+                    }
+                }
+            }
+            level = next;
+        }
     }
 
     private void changedBlocks(TreePointer ra, TreePointer rb, BlockSink sink) throws IOException {

@@ -968,6 +968,7 @@ public final class Store implements AutoCloseable {
                         public void trim(long volumeId, long lba, long count) throws IOException {
                             Volume v = replayTarget(volumeId, lba, count, file, address);
                             v.map.punch(lba, count);
+                            v.entry.unmapGeneration = Math.max(v.entry.unmapGeneration, gen);
                             wrote(v, 0, lba, 0, 0);
                         }
                     });
@@ -1477,6 +1478,7 @@ public final class Store implements AutoCloseable {
         s.created = System.currentTimeMillis();
         s.generation = openGeneration;
         s.lineage = v.lineage;
+        s.unmapGeneration = v.unmapGeneration;
         if (!props.isEmpty()) {
             s.properties = new TreeMap<>(props);
             s.propertiesDirty = true;
@@ -1560,6 +1562,7 @@ public final class Store implements AutoCloseable {
             h.map.tree().reset(s.root);
             v.root = s.root;
             v.size = s.size;
+            v.unmapGeneration = s.unmapGeneration;
         } finally {
             h.lock.writeLock().unlock();
         }
@@ -1618,6 +1621,7 @@ public final class Store implements AutoCloseable {
             n.origin = s.id;
             n.parent = s.id;
             n.lineage = n.id;
+            n.unmapGeneration = s.unmapGeneration;
             catalog.add(n);
             return n;
         });
@@ -2167,13 +2171,42 @@ public final class Store implements AutoCloseable {
     /** Both roots from one catalog read, so no compaction can have moved one and not the other. */
     CommittedRoot[] committedRoots(String a, String b) throws IOException {
         return reading(() -> {
+            CatalogEntry[] e = {entryOf(a), entryOf(b)};
             CommittedRoot[] out = new CommittedRoot[2];
-            int i = 0;
-            for (CatalogEntry e : new CatalogEntry[] {entryOf(a), entryOf(b)}) {
-                out[i++] = new CommittedRoot(fullName(e), e.root, e.size, e.blockSize);
+            for (int i = 0; i < 2; i++) {
+                // the root is read before the unmap generation: a trim a commit put into this root
+                // came before that commit, and its stamp is seen
+                TreePointer root = e[i].root;
+                out[i] = new CommittedRoot(fullName(e[i]), root, e[i].size, e[i].blockSize, bornAfter(e[i], e[1 - i]));
             }
             return out;
         });
+    }
+
+    /**
+     * {@code older}'s generation when {@code newer}'s tree descends from it: {@code older} is a
+     * snapshot on {@code newer}'s line back along {@code parent}, so every tree between them was
+     * made from the one before by writes, trims and moves; and no block was unmapped since
+     * {@code older} was taken. Then a block the two map differently is one {@code newer} maps
+     * with a birth after that generation: a write since, the only thing that can have changed
+     * it. Otherwise -1.
+     */
+    private long bornAfter(CatalogEntry newer, CatalogEntry older) {
+        if (older.isVolume() || newer.id == older.id || newer.unmapGeneration > older.generation) {
+            return -1;
+        }
+        int steps = catalog.all().size();
+        for (long p = newer.parent; p != 0 && steps-- > 0; ) {
+            if (p == older.id) {
+                return older.generation;
+            }
+            CatalogEntry e = catalog.get(p);
+            if (e == null) {
+                return -1;
+            }
+            p = e.parent;
+        }
+        return -1;
     }
 
     /**
@@ -2307,6 +2340,9 @@ public final class Store implements AutoCloseable {
                     under = id;
                 }
             }
+            // the tree was built on the base: hung on another parent (the stream's, for a
+            // differential), it may lack what that parent maps, as if unmapped now
+            v.unmapGeneration = under == baseId ? t.unmapGeneration : Math.max(t.unmapGeneration, openGeneration);
             catalog.setParent(v, under);
             catalog.remove(t);
             Volume p = heads.remove(t.id);

@@ -274,6 +274,8 @@ public final class Volume extends MappedDevice {
                 try {
                     map.punch(firstFull, endFull - firstFull);
                     ops.trim(firstFull, endFull - firstFull);
+                    // a diff from a snapshot before this can no longer take holes as unchanged
+                    entry.unmapGeneration = Math.max(entry.unmapGeneration, store.openGeneration());
                 } finally {
                     lock.writeLock().unlock();
                 }

@@ -126,6 +126,164 @@ class DiffTest {
     }
 
     /**
+     * A snapshot diffed against one in its own history with nothing unmapped between them reads
+     * only the newer tree, and only what was written after the older one. A random history of
+     * writes, rarer trims and shrinks, reverts that keep the later snapshots, clones and
+     * compactions: every pair, both ways, against the model and against the walk of both trees.
+     */
+    @Test
+    void aDescendantWithNothingUnmappedIsDiffedFromItsOwnTree() throws Exception {
+        long seed = System.nanoTime();
+        System.out.println("DiffTest descendant seed " + seed);
+        Random rnd = new Random(seed);
+        long moved = 0;
+        try (Store store = Store.create(dir.resolve("s"), StoreOptions.defaults().withSegmentSize(1 << 20))) {
+            int blocks = 2048;
+            java.util.Map<String, Model> heads = new java.util.LinkedHashMap<>();
+            java.util.Map<String, long[]> snaps = new java.util.LinkedHashMap<>();
+            store.createVolume("vm", (long) blocks * BS);
+            heads.put("vm", new Model(blocks));
+            byte[] buf = new byte[20 * BS];
+            for (int round = 0; round < 24; round++) {
+                List<String> names = new ArrayList<>(heads.keySet());
+                String name = names.get(rnd.nextInt(names.size()));
+                Volume v = store.volume(name);
+                Model m = heads.get(name);
+                boolean unmaps = rnd.nextInt(4) == 0;
+                for (int i = 1 + rnd.nextInt(12); i > 0; i--) {
+                    int size = m.stamps.length;
+                    if (unmaps && rnd.nextInt(3) == 0) {
+                        int first = rnd.nextInt(size);
+                        int count = 1 + rnd.nextInt(Math.min(60, size - first));
+                        v.trim((long) first * BS, (long) count * BS);
+                        m.trimBlocks(first, count);
+                    } else if (unmaps && rnd.nextInt(6) == 0) {
+                        int newBlocks = 1024 + rnd.nextInt(2048);
+                        v.resize((long) newBlocks * BS);
+                        m.resize(newBlocks);
+                    } else {
+                        int len = 1 + rnd.nextInt(buf.length);
+                        long off = (long) (rnd.nextDouble() * ((long) size * BS - len));
+                        rnd.nextBytes(buf);
+                        v.write(off, buf, 0, len);
+                        m.write(off, len);
+                    }
+                }
+                String snap = "s" + round;
+                store.snapshot(name, snap, null);
+                snaps.put(name + "@" + snap, m.stamps.clone());
+                if (rnd.nextInt(3) == 0) {
+                    // a region written twice after it: the first copy, in no snapshot, is garbage to collect
+                    long off = (long) rnd.nextInt(m.stamps.length - 20) * BS;
+                    for (int twice = 0; twice < 2; twice++) {
+                        rnd.nextBytes(buf);
+                        v.write(off, buf, 0, buf.length);
+                        m.write(off, buf.length);
+                    }
+                }
+                if (rnd.nextInt(4) == 0) {
+                    moved += store.gc(0.95).bytesMoved(); // compaction moves blocks and nodes under the snapshots
+                }
+                List<String> own = new ArrayList<>();
+                for (String k : snaps.keySet()) {
+                    if (k.startsWith(name + "@")) {
+                        own.add(k);
+                    }
+                }
+                int after = rnd.nextInt(6);
+                if (after == 0) { // back to an earlier snapshot, keeping the later ones
+                    String to = own.get(rnd.nextInt(own.size()));
+                    store.revert(name, to.substring(to.indexOf('@') + 1), null);
+                    m.stamps = snaps.get(to).clone();
+                } else if (after == 1) {
+                    String from = own.get(rnd.nextInt(own.size()));
+                    String c = "c" + round;
+                    store.clone(name, from.substring(from.indexOf('@') + 1), c);
+                    Model cm = new Model(0);
+                    cm.stamps = snaps.get(from).clone();
+                    cm.next = m.next + 1_000_000L * round; // stamps stay unique across volumes
+                    heads.put(c, cm);
+                }
+            }
+            List<String> all = new ArrayList<>(snaps.keySet());
+            int oneTree = 0;
+            for (String a : all) {
+                for (String b : all) {
+                    String what = a + " against " + b + " (seed " + seed + ")";
+                    Diff.Result fast = Diff.between(store, a, b);
+                    Diff.Result both = Diff.between(store, a, b, true);
+                    assertEquals(expected(snaps.get(a), snaps.get(b)), fast.ranges(), what);
+                    assertEquals(both.ranges(), fast.ranges(), what);
+                    if (fast.nodesRead() < both.nodesRead()) {
+                        oneTree++;
+                    }
+                }
+            }
+            for (String h : heads.keySet()) {
+                String last = null;
+                for (String k : all) {
+                    if (k.startsWith(h + "@")) {
+                        last = k;
+                    }
+                }
+                if (last != null) {
+                    assertEquals(expected(snaps.get(last), heads.get(h).stamps), store.diff(last, h), h + ", seed " + seed);
+                }
+            }
+            System.out.println("diffs read from the newer tree alone: " + oneTree + " of " + all.size() * all.size()
+                    + "; compaction moved " + moved + " bytes");
+            assertTrue(oneTree > 0, "no pair was diffed from one tree (seed " + seed + ")");
+        }
+    }
+
+    /**
+     * What makes a diff walk both trees: a trim after the older snapshot (the newer tree does
+     * not show where data was), a revert past it, and an unrelated volume. Afterwards, from a
+     * snapshot taken after the trim, one tree is enough again.
+     */
+    @Test
+    void anUnmapOrABranchSendsTheDiffThroughBothTrees() throws Exception {
+        try (Store store = Store.create(dir.resolve("s"))) {
+            Volume v = store.createVolume("vm", 4096L * BS);
+            byte[] data = fill(v, 3);
+            store.snapshot("vm", "a", null);
+            v.write(100L * BS, data, 0, BS);
+            store.snapshot("vm", "b", null);
+            Diff.Result ab = Diff.between(store, "vm@a", "vm@b");
+            assertEquals(List.of(new ByteRange(100L * BS, BS)), ab.ranges());
+            assertTrue(ab.nodesRead() < Diff.between(store, "vm@a", "vm@b", true).nodesRead(), "one tree");
+            assertEquals(ab, Diff.between(store, "vm@b", "vm@a"), "either way round");
+
+            v.trim(2000L * BS, 3 * BS);
+            store.snapshot("vm", "c", null);
+            Diff.Result ac = Diff.between(store, "vm@a", "vm@c");
+            assertEquals(List.of(new ByteRange(100L * BS, BS), new ByteRange(2000L * BS, 3 * BS)), ac.ranges());
+            assertEquals(Diff.between(store, "vm@a", "vm@c", true), ac, "both trees once a block was unmapped");
+            v.write(300L * BS, data, 0, BS);
+            store.snapshot("vm", "d", null);
+            Diff.Result cd = Diff.between(store, "vm@c", "vm@d");
+            assertEquals(List.of(new ByteRange(300L * BS, BS)), cd.ranges());
+            assertTrue(cd.nodesRead() < Diff.between(store, "vm@c", "vm@d", true).nodesRead(), "one tree after it");
+
+            // a revert to a and a write: d is not in its history any more
+            store.revert("vm", "a", null);
+            v.write(400L * BS, data, 0, BS);
+            store.snapshot("vm", "e", null);
+            assertEquals(List.of(new ByteRange(400L * BS, BS)), store.diff("vm@a", "vm@e"));
+            Diff.Result de = Diff.between(store, "vm@d", "vm@e");
+            assertEquals(Diff.between(store, "vm@d", "vm@e", true), de, "not a descendant: both trees");
+            assertEquals(List.of(new ByteRange(100L * BS, BS), new ByteRange(300L * BS, BS), new ByteRange(400L * BS, BS),
+                    new ByteRange(2000L * BS, 3 * BS)), de.ranges());
+        }
+        // the unmap survives a reopen: a and c still take both trees
+        try (Store store = Store.open(dir.resolve("s"))) {
+            assertEquals(Diff.between(store, "vm@a", "vm@c", true), Diff.between(store, "vm@a", "vm@c"));
+            assertEquals(List.of(new ByteRange(100L * BS, BS), new ByteRange(2000L * BS, 3 * BS)),
+                    store.diff("vm@a", "vm@c"));
+        }
+    }
+
+    /**
      * The walk goes level by level, so trees of different heights must line up: snapshots of
      * one, two and three levels (a volume grown from one extent to 100,000 one-block extents)
      * and a clone of the smallest grown past the others, every pair both ways.
@@ -250,9 +408,7 @@ class DiffTest {
     void aCloneAgainstItsOrigin() throws Exception {
         try (Store store = Store.create(dir.resolve("s"))) {
             Volume v = store.createVolume("vm", 256L * BS);
-            byte[] data = new byte[256 * BS];
-            new Random(1).nextBytes(data);
-            v.write(0, data, 0, data.length);
+            byte[] data = fill(v, 1);
             store.snapshot("vm", "gold", null);
             Volume c = store.clone("vm", "gold", "c1");
             assertEquals(List.of(), store.diff("vm@gold", "c1"));
@@ -265,6 +421,14 @@ class DiffTest {
             assertEquals(store.diff("vm@gold", "c1"), store.diff("c1@x", "vm@gold"));
             assertEquals(List.of(), store.diff("c1@x", "c1"));
         }
+    }
+
+    /** Writes the whole volume with random bytes, which it returns. */
+    private static byte[] fill(Volume v, long seed) throws java.io.IOException {
+        byte[] data = new byte[(int) v.size()];
+        new Random(seed).nextBytes(data);
+        v.write(0, data, 0, data.length);
+        return data;
     }
 
     @Test

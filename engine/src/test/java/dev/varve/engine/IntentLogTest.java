@@ -9,6 +9,7 @@ import dev.varve.engine.io.CrashableStorage;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -375,6 +376,30 @@ class IntentLogTest {
         assertEquals(writes, image.operations(CrashableStorage.Op.WRITE), "a read-only open writes nothing");
         try (Store rw = Store.open(ROOT, options(image))) {
             assertEquals(null, m.verify(rw, "read-write after the read-only open"));
+        }
+    }
+
+    /**
+     * A trim that only an intent record holds when the power goes is replayed as an unmap: a
+     * diff from the snapshot before it must still show the trimmed blocks (the head's tree alone
+     * does not say where data was).
+     */
+    @Test
+    void aReplayedTrimIsAnUnmapToDiff() throws Exception {
+        CrashableStorage disk = fresh();
+        CrashableStorage image = cutAfter(disk, store -> {
+            byte[] d = pattern(10 * BLOCK, 5);
+            store.volume("v0").write(0, d, 0, d.length);
+            store.snapshot("v0", "a", java.util.Map.of());
+            long commits = store.lastCommit().generation();
+            store.volume("v0").trim(2L * BLOCK, 3L * BLOCK);
+            store.flush();
+            assertEquals(commits, store.lastCommit().generation(), "the trim is in an intent record only");
+        }, CrashableStorage::crashLosingUnsynced);
+        try (Store after = Store.open(ROOT, options(image))) {
+            assertEquals(List.of(new ByteRange(2L * BLOCK, 3L * BLOCK)), after.diff("v0@a", "v0"));
+            after.snapshot("v0", "b", java.util.Map.of());
+            assertEquals(List.of(new ByteRange(2L * BLOCK, 3L * BLOCK)), after.diff("v0@a", "v0@b"));
         }
     }
 

@@ -363,6 +363,7 @@ final class Repair {
             if (to != null) {
                 v.root = to.root;
                 v.size = to.size;
+                v.unmapGeneration = to.unmapGeneration;
                 cat.setParent(v, to.id);
                 result.losses.add(new RepairResult.Loss(names.get(v.id), "its current contents do not verify ("
                         + damageOf(cc, v) + "); it goes back to snapshot " + names.get(to.id)
@@ -652,6 +653,7 @@ final class Repair {
                 m.insert(op.lba(), op.extent());
             } else {
                 m.punch(op.lba(), op.blocks());
+                e.unmapGeneration = Math.max(e.unmapGeneration, batch.generation());
             }
         }
         for (var x : maps.entrySet()) {

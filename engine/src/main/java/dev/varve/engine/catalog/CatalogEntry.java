@@ -11,15 +11,20 @@ import org.agrona.concurrent.UnsafeBuffer;
  * <pre>
  *  kind u8 | zero u8 | blockSize u32 | size u64 | created u64 | root addr u64 | root len u32 |
  *  root gen u64 | parent u64 | origin u64 | generation u64 | lineage u64 | props addr u64 |
- *  props len u32 | name (u16 + UTF-8) | group (u16 + UTF-8)
+ *  props len u32 | name (u16 + UTF-8) | group (u16 + UTF-8) | unmap gen u64
  * </pre>
  * For a volume, {@code parent} is the snapshot it stands on ("you are here") and
  * {@code origin} the snapshot it was cloned from; for a snapshot, {@code parent} is the
  * previous snapshot on its line and {@code origin} the id of its volume.
+ *
+ * <p>{@code unmap gen} ({@link #unmapGeneration}) was added after the other fields; an entry
+ * that ends after its group has none, and reads as {@link #UNMAP_UNKNOWN}.
  */
 public final class CatalogEntry {
     public static final byte VOLUME = 1;
     public static final byte SNAPSHOT = 2;
+    /** The unmap generation of an entry written without one: anything may have been unmapped. */
+    public static final long UNMAP_UNKNOWN = Long.MAX_VALUE;
 
     public final long id;
     public final byte kind;
@@ -36,6 +41,14 @@ public final class CatalogEntry {
     public long propsAddress;
     public int propsLength;
     public String group;
+    /**
+     * The newest generation in which this entry's tree, or a tree it was derived from (back
+     * along {@code parent}), lost a mapped block with nothing written in its place (a trim,
+     * write-zeroes, a shrink), or was joined to a parent it was not built from (a receive of a
+     * stream whose base is not its parent); 0 when that never happened. A diff against an
+     * ancestor taken at or after it needs to read only this tree (see {@code Diff}).
+     */
+    public volatile long unmapGeneration;
     /** Loaded lazily; non-null once read or set. */
     public Map<String, String> properties;
     public boolean propertiesDirty;
@@ -54,7 +67,7 @@ public final class CatalogEntry {
     public byte[] encode() {
         byte[] n = name.getBytes(StandardCharsets.UTF_8);
         byte[] g = group == null ? new byte[0] : group.getBytes(StandardCharsets.UTF_8);
-        byte[] out = new byte[2 + 4 + 8 * 3 + 4 + 8 * 6 + 4 + 2 + n.length + 2 + g.length];
+        byte[] out = new byte[2 + 4 + 8 * 3 + 4 + 8 * 6 + 4 + 2 + n.length + 2 + g.length + 8];
         UnsafeBuffer b = new UnsafeBuffer(out);
         int p = 0;
         b.putByte(p, kind);
@@ -81,6 +94,8 @@ public final class CatalogEntry {
         p += 2 + n.length;
         b.putShort(p, (short) g.length);
         b.putBytes(p + 2, g);
+        p += 2 + g.length;
+        b.putLong(p, unmapGeneration);
         return out;
     }
 
@@ -120,6 +135,8 @@ public final class CatalogEntry {
             throw new IllegalArgumentException("catalog entry " + id + " group runs past its end");
         }
         e.group = gl == 0 ? null : b.getStringWithoutLengthUtf8(p + 2, gl);
+        p += 2 + gl;
+        e.unmapGeneration = p + 8 <= off + len ? b.getLong(p) : UNMAP_UNKNOWN;
         if (e.kind == VOLUME && e.properties == null && e.propsAddress == 0) {
             e.properties = null;
         }
