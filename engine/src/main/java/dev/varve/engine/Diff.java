@@ -2,6 +2,7 @@ package dev.varve.engine;
 
 import dev.varve.engine.btree.Extent;
 import dev.varve.engine.btree.Node;
+import dev.varve.engine.btree.NodeCache;
 import dev.varve.engine.btree.TreeKind;
 import dev.varve.engine.btree.TreePointer;
 import java.io.IOException;
@@ -45,6 +46,12 @@ import java.util.Set;
  * read at all. The same blocks come out as from the walk of both trees.
  */
 final class Diff {
+    /**
+     * Bytes read before the newer root: about what one random read costs on a disk that reads
+     * 1 GB/s sequentially after 0.5 ms to reach a place, so it costs at most one read it saves.
+     */
+    static final int READ_BEHIND = 512 << 10;
+
     private final Store store;
     private final int blockSize;
     private long nodesRead;
@@ -141,11 +148,23 @@ final class Diff {
      * {@code generation}. Only this tree is read. A node's generation is the commit that wrote
      * it, and it holds no extent born later, so only the nodes written after {@code generation}
      * are read, a level at a time.
+     *
+     * <p>The root is read with up to {@link #READ_BEHIND} bytes before it: its commit wrote the
+     * nodes it changed in the tree just before it, leaves first, so a walk of what the last
+     * commits changed finds most of its nodes in that one read instead of one read a level.
      */
     private void bornAfter(TreePointer root, long generation, BlockSink sink) throws IOException {
         List<TreePointer> level = root.isEmpty() || root.generation() <= generation ? List.of() : List.of(root);
+        NodeCache.Spans kept = new NodeCache.Spans();
+        int behind = READ_BEHIND;
         while (!level.isEmpty()) {
-            List<Node<Extent>> nodes = load(level);
+            List<Node<Extent>> nodes;
+            try {
+                nodes = store.cache().loadAll(TreeKind.EXTENTS, Extent.CODEC, level, kept, behind);
+            } catch (CorruptionException e) {
+                throw store.corrupted(e);
+            }
+            behind = 0;
             nodesRead += level.size();
             List<TreePointer> next = new ArrayList<>();
             for (Node<Extent> n : nodes) {

@@ -116,13 +116,70 @@ public final class NodeCache implements NodeSource {
      */
     public <V> List<Node<V>> loadAll(TreeKind kind, ValueCodec<V> codec, List<TreePointer> pointers)
             throws IOException {
+        return loadAll(kind, codec, pointers, null, 0);
+    }
+
+    /**
+     * Bytes of the log a walk has read, kept for the rest of that walk: a node lying whole in
+     * them is decoded from there, with no I/O. Held by one walk, not shared.
+     */
+    public static final class Spans {
+        private final List<long[]> where = new java.util.ArrayList<>(); // {segment, first offset}
+        private final List<java.nio.ByteBuffer> bytes = new java.util.ArrayList<>();
+        private long held;
+
+        /** The span holding the whole record at {@code address}, or null; {@code at[0]} gets its place in it. */
+        private java.nio.ByteBuffer find(long address, int length, int[] at) {
+            long seg = LogAddress.segment(address);
+            long off = LogAddress.offset(address);
+            for (int i = 0; i < where.size(); i++) {
+                long[] w = where.get(i);
+                if (w[0] == seg && off >= w[1] && off + length <= w[1] + bytes.get(i).limit()) {
+                    at[0] = (int) (off - w[1]);
+                    return bytes.get(i);
+                }
+            }
+            return null;
+        }
+
+        private void add(long segment, long first, java.nio.ByteBuffer span) {
+            while (!bytes.isEmpty() && held + span.limit() > MAX_HELD) {
+                held -= bytes.remove(0).limit();
+                where.remove(0);
+            }
+            where.add(new long[] {segment, first});
+            bytes.add(span);
+            held += span.limit();
+        }
+
+        /** The most bytes kept: the oldest spans go first. */
+        private static final long MAX_HELD = 8L << 20;
+    }
+
+    /**
+     * As {@link #loadAll(TreeKind, ValueCodec, List)}, for a walk that keeps what it reads in
+     * {@code kept}: misses lying whole in bytes read before cost no I/O, and each read also
+     * takes up to {@code behind} bytes before its first node (not before the segment's start),
+     * kept for the walk's later levels. A commit writes a tree's changed nodes level by level,
+     * the root last, so the nodes under a freshly written node lie just before it.
+     */
+    public <V> List<Node<V>> loadAll(TreeKind kind, ValueCodec<V> codec, List<TreePointer> pointers, Spans kept,
+                                     int behind) throws IOException {
         List<Node<V>> out = new java.util.ArrayList<>(java.util.Collections.nCopies(pointers.size(), null));
         List<Integer> misses = new java.util.ArrayList<>();
+        int[] at = new int[1];
         for (int i = 0; i < pointers.size(); i++) {
             TreePointer p = pointers.get(i);
             Node<?> n = hot.getAcquire(slot(p.address()));
             if (n == null || n.address != p.address()) {
                 n = held(p.address());
+            }
+            java.nio.ByteBuffer span = n == null && kept != null ? kept.find(p.address(), p.length(), at) : null;
+            if (span != null) {
+                n = decode(kind, codec, log.recordIn(span, at[0], p.address(), p.length()), p.address(), p.length(),
+                        p.generation());
+                cache.put(p.address(), n);
+                hot.setRelease(slot(p.address()), n);
             }
             if (n == null) {
                 misses.add(i);
@@ -147,13 +204,17 @@ public final class NodeCache implements NodeSource {
                 end = pEnd;
                 to++;
             }
-            java.nio.ByteBuffer span = log.readSpan(first.address(), (int) (end - start));
+            long first0 = Math.max(0, start - behind);
+            java.nio.ByteBuffer span = log.readSpan(LogAddress.of(seg, first0), (int) (end - first0));
             reads.increment();
+            if (kept != null) {
+                kept.add(seg, first0, span);
+            }
             Node<?> n = null;
             for (int k = from; k < to; k++) {
                 TreePointer p = pointers.get(misses.get(k));
                 if (n == null || n.address != p.address()) { // the same node asked for twice is adjacent
-                    n = decode(kind, codec, log.recordIn(span, (int) (LogAddress.offset(p.address()) - start),
+                    n = decode(kind, codec, log.recordIn(span, (int) (LogAddress.offset(p.address()) - first0),
                             p.address(), p.length()), p.address(), p.length(), p.generation());
                     cache.put(p.address(), n);
                     hot.setRelease(slot(p.address()), n);
