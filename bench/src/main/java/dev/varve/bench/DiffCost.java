@@ -35,6 +35,9 @@ final class DiffCost implements Scenario {
         return 6;
     }
 
+    /** Warm diffs run before the timed ones. */
+    private static final int WARM_WARMUPS = 500;
+
     /** Cold diffs of the small store and a large one, taken in turns. */
     private static final int COLD_TURNS = 11;
 
@@ -66,7 +69,9 @@ final class DiffCost implements Scenario {
                 double[] warm = new double[Bench.REPS];
                 long ranges = 0;
                 try (Store s = Store.open(dir)) {
-                    for (int rep = -10; rep < Bench.REPS; rep++) {
+                    // a warm diff takes tens of microseconds: enough of them first that the JIT has
+                    // compiled the walk, or the first store measured pays for it
+                    for (int rep = -WARM_WARMUPS; rep < Bench.REPS; rep++) {
                         long t = System.nanoTime();
                         ranges = s.diff("v@A", "v@B").size();
                         double ms = (System.nanoTime() - t) / 1e6;
