@@ -7,6 +7,7 @@ import dev.varve.engine.LogAddress;
 import dev.varve.engine.format.RecordLayout;
 import dev.varve.engine.log.Log;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -25,6 +26,16 @@ import org.agrona.concurrent.UnsafeBuffer;
  * only misses reach Caffeine and its access bookkeeping.
  */
 public final class NodeCache implements NodeSource {
+    /**
+     * Each reading thread's buffer for node records up to 64 KiB (an extent leaf this version
+     * writes is at most about 18 KiB), which decoding copies out of: a new heap buffer per
+     * record was garbage the size of every tree read, and, in a process that has not yet
+     * reused its heap, fresh memory that costs a page fault per 4 KiB. Larger records get a
+     * buffer of their own.
+     */
+    private static final ThreadLocal<ByteBuffer> SCRATCH =
+            ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(64 << 10));
+
     private final Log log;
     private final Cache<Long, Node<?>> cache;
     private final Map<Long, Node<?>> pinned = new ConcurrentHashMap<>();
@@ -235,7 +246,8 @@ public final class NodeCache implements NodeSource {
     public <V> Node<V> read(TreeKind kind, ValueCodec<V> codec, long address, int length, long generation)
             throws IOException {
         reads.increment();
-        return decode(kind, codec, log.readRecord(address, length), address, length, generation);
+        // decoding copies everything out of the record, so the bytes need no buffer of their own
+        return decode(kind, codec, log.readRecord(address, length, SCRATCH.get()), address, length, generation);
     }
 
     /** Node records read from the log so far: one per I/O, several nodes when read together. */

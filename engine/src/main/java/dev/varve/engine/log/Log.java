@@ -962,16 +962,28 @@ public final class Log implements Closeable {
 
     /** Reads a whole record and checks magic, length and checksum. */
     public UnsafeBuffer readRecord(long address, int length) throws IOException {
+        return readRecord(address, length, null);
+    }
+
+    /**
+     * As {@link #readRecord(long, int)}, into {@code scratch} when it holds {@code length} bytes
+     * (else, or when it is null, into a new buffer): for a caller that decodes the record at
+     * once and keeps nothing of it. The result is a view of exactly the record, so what
+     * decodes it sees the record's bounds, not the scratch's; it is good until scratch is used
+     * again.
+     */
+    public UnsafeBuffer readRecord(long address, int length, ByteBuffer scratch) throws IOException {
         Segment s = segment(LogAddress.segment(address));
         if (length < RecordLayout.HEADER_BYTES || length > RecordLayout.MAX_LENGTH) {
             throw new CorruptionException(s.file.path(), address, "pointer gives record length " + length);
         }
-        ByteBuffer b = ByteBuffer.allocate(length);
+        ByteBuffer b = scratch != null && scratch.capacity() >= length ? scratch.clear().limit(length)
+                : ByteBuffer.allocate(length);
         int n = s.file.read(b, LogAddress.offset(address));
         if (n < length) {
             throw new CorruptionException(s.file.path(), address, "record runs past the end of the segment file");
         }
-        UnsafeBuffer u = new UnsafeBuffer(b);
+        UnsafeBuffer u = new UnsafeBuffer(b, 0, length);
         String bad = checkRecord(u, length);
         if (bad != null) {
             throw new CorruptionException(s.file.path(), address, bad);
