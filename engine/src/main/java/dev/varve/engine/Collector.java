@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.zip.CRC32C;
+import org.agrona.collections.Hashing;
 import org.agrona.collections.Long2LongHashMap;
 import org.agrona.collections.Long2ObjectHashMap;
 import org.agrona.collections.LongArrayList;
@@ -812,6 +813,7 @@ final class Collector {
         Long2LongHashMap indegree = new Long2LongHashMap(0);
         Long2ObjectHashMap<long[]> info = new Long2ObjectHashMap<>(); // address -> {len, gen}
         Map<Long, LongArrayList> rootsAt = new HashMap<>();
+        long leafBlocks = 0; // blocks the leaves list, each leaf once: at least as many as the distinct blocks
         store.reclaimLock().readLock().lock();
         try {
             for (Root r : snap.roots) {
@@ -832,6 +834,9 @@ final class Collector {
                     if (n.isLeaf()) {
                         leaves.put(p[0], n);
                         children.put(p[0], new long[0]);
+                        for (int i = 0; i < n.count(); i++) {
+                            leafBlocks += n.value(i).blocks;
+                        }
                     } else {
                         long[] c = new long[n.count()];
                         for (int i = 0; i < n.count(); i++) {
@@ -870,7 +875,24 @@ final class Collector {
         // per block, keyed by physical address: SHARED once two roots reach it (through one node
         // or several), else its one owner and the log2 of its size packed in one value, so each
         // block costs one lookup and one store however many trees list it
-        Long2LongHashMap refs = new Long2LongHashMap(UNREFERENCED);
+        // sized for its blocks up front: grown from empty it rehashed through every smaller table,
+        // as much fresh memory again as the final one (2 MiB for 70,000 blocks). Leaves that
+        // list the same blocks (a clone's, or one rewritten in a later snapshot) count them
+        // twice, so the estimate is capped by the blocks the store's files could hold, and past
+        // 16 M slots the table grows as it goes
+        long storeBytes = 0;
+        for (long size : snap.sizes.values()) {
+            storeBytes += size;
+        }
+        int minBlock = Integer.MAX_VALUE;
+        for (Root r : snap.roots) {
+            if (!r.catalog) {
+                minBlock = Math.min(minBlock, Math.max(1, r.blockSize));
+            }
+        }
+        long expected = Math.min(leafBlocks, storeBytes / Math.max(1, minBlock));
+        Long2LongHashMap refs = new Long2LongHashMap((int) Math.min(1 << 24, expected / Hashing.DEFAULT_LOAD_FACTOR + 1),
+                Hashing.DEFAULT_LOAD_FACTOR, UNREFERENCED);
         while (!ready.isEmpty()) {
             long a = ready.poll();
             long ra = reach.get(a);
