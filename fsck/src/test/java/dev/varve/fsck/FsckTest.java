@@ -175,7 +175,7 @@ class FsckTest {
         assertEquals(1 + 12 * 16, clean.dataBlocks(), clean.summary());
         Path data = segmentOfKind(s, SegmentLayout.KIND_DATA);
         long pieceEnd = SegmentLayout.HEADER_BYTES + LogScan.WINDOW_BYTES;
-        // the block across the first piece's end, and one well inside the second piece
+        // the block across the first piece's end, and one well inside a later piece
         flip(data, pieceEnd + 100);
         flip(data, pieceEnd + (2 << 20) + 100);
         Report r = Fsck.check(s);
