@@ -169,7 +169,7 @@ final class Survey implements Closeable {
         for (var e : current.entries) {
             blockSizes.putIfAbsent(e.lineage, Math.max(1, e.blockSize));
         }
-        Map<Long, CommitContent.Ranges> written = new HashMap<>();
+        Map<Long, Spans> written = new HashMap<>();
         var w = scan.written;
         for (int i = 0; i + 2 < w.size(); i += 3) {
             long address = w.getLong(i);
@@ -179,9 +179,10 @@ final class Survey implements Closeable {
             if (size == null || off < SegmentLayout.HEADER_BYTES) {
                 continue;
             }
-            long end = Math.min(size, off + w.getLong(i + 1) * blockSizes.getOrDefault(w.getLong(i + 2), MIN_BLOCK_SIZE));
+            Integer bs = blockSizes.get(w.getLong(i + 2)); // not getOrDefault, which boxes the default every time
+            long end = Math.min(size, off + w.getLong(i + 1) * (bs == null ? MIN_BLOCK_SIZE : bs));
             if (off < end) {
-                written.computeIfAbsent(seg, k -> new CommitContent.Ranges()).add(off, end);
+                written.computeIfAbsent(seg, k -> new Spans()).add(off, end);
             }
         }
         Map<Long, Long> out = new TreeMap<>();

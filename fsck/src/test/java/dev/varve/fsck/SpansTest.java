@@ -1,0 +1,66 @@
+package dev.varve.fsck;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/** {@link Spans} against {@link CommitContent.Ranges}, which merges as it goes, as the model. */
+class SpansTest {
+    @Test
+    void touchingOverlappingAndNestedRangesMerge() {
+        Spans a = new Spans();
+        a.add(100, 200);
+        a.add(200, 300); // touches
+        a.add(50, 120); // overlaps
+        a.add(150, 160); // nested
+        a.add(500, 500); // empty
+        a.add(400, 450);
+        assertEquals(250 + 50, a.bytesNotIn(null));
+        Spans b = new Spans();
+        b.add(0, 60);
+        b.add(290, 410);
+        b.add(440, 1000);
+        // a is [50, 300) and [400, 450): b covers 50-60, 290-300, 400-410 and 440-450
+        assertEquals(300 - 40, a.bytesNotIn(b));
+        assertEquals(60 + 120 + 560 - 40, b.bytesNotIn(a));
+    }
+
+    @Test
+    void agreesWithRangesOnRandomSets() {
+        long seed = new Random().nextLong();
+        System.out.println("SpansTest seed " + seed);
+        Random rnd = new Random(seed);
+        for (int round = 0; round < 500; round++) {
+            Spans a = new Spans();
+            Spans b = new Spans();
+            CommitContent.Ranges ra = new CommitContent.Ranges();
+            CommitContent.Ranges rb = new CommitContent.Ranges();
+            int span = 1 + rnd.nextInt(round < 250 ? 64 : 1 << 20);
+            for (int i = rnd.nextInt(40); i > 0; i--) {
+                long from = rnd.nextInt(span);
+                long to = from + rnd.nextInt(span / 4 + 2);
+                a.add(from, to);
+                if (from < to) {
+                    ra.add(from, to);
+                }
+            }
+            for (int i = rnd.nextInt(40); i > 0; i--) {
+                long from = rnd.nextInt(span);
+                long to = from + rnd.nextInt(span / 4 + 2);
+                b.add(from, to);
+                if (from < to) {
+                    rb.add(from, to);
+                }
+            }
+            String at = "seed " + seed + " round " + round;
+            assertEquals(ra.bytesNotIn(rb), a.bytesNotIn(b), at);
+            assertEquals(rb.bytesNotIn(ra), b.bytesNotIn(a), at);
+            assertEquals(ra.bytesNotIn(null), a.bytesNotIn(null), at);
+            // measured again after merging, and after more ranges come
+            a.add(span, span + 10);
+            ra.add(span, span + 10);
+            assertEquals(ra.bytesNotIn(rb), a.bytesNotIn(b), at);
+        }
+    }
+}
