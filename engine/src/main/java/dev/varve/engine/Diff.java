@@ -158,12 +158,7 @@ final class Diff {
         NodeCache.Spans kept = new NodeCache.Spans();
         int behind = READ_BEHIND;
         while (!level.isEmpty()) {
-            List<Node<Extent>> nodes;
-            try {
-                nodes = store.cache().loadAll(TreeKind.EXTENTS, Extent.CODEC, level, kept, behind);
-            } catch (CorruptionException e) {
-                throw store.corrupted(e);
-            }
+            List<Node<Extent>> nodes = load(level, kept, behind);
             behind = 0;
             nodesRead += level.size();
             List<TreePointer> next = new ArrayList<>();
@@ -304,8 +299,13 @@ final class Diff {
     }
 
     private List<Node<Extent>> load(List<TreePointer> pointers) throws IOException {
+        return load(pointers, null, 0);
+    }
+
+    /** Loads a level's nodes (see {@link NodeCache#loadAll}); damage found marks the store corrupt. */
+    private List<Node<Extent>> load(List<TreePointer> pointers, NodeCache.Spans kept, int behind) throws IOException {
         try {
-            return store.cache().loadAll(TreeKind.EXTENTS, Extent.CODEC, pointers);
+            return store.cache().loadAll(TreeKind.EXTENTS, Extent.CODEC, pointers, kept, behind);
         } catch (CorruptionException e) {
             throw store.corrupted(e);
         }

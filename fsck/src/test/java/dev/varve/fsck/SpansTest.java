@@ -37,22 +37,8 @@ class SpansTest {
             CommitContent.Ranges ra = new CommitContent.Ranges();
             CommitContent.Ranges rb = new CommitContent.Ranges();
             int span = 1 + rnd.nextInt(round < 250 ? 64 : 1 << 20);
-            for (int i = rnd.nextInt(40); i > 0; i--) {
-                long from = rnd.nextInt(span);
-                long to = from + rnd.nextInt(span / 4 + 2);
-                a.add(from, to);
-                if (from < to) {
-                    ra.add(from, to);
-                }
-            }
-            for (int i = rnd.nextInt(40); i > 0; i--) {
-                long from = rnd.nextInt(span);
-                long to = from + rnd.nextInt(span / 4 + 2);
-                b.add(from, to);
-                if (from < to) {
-                    rb.add(from, to);
-                }
-            }
+            addRandom(rnd, span, a, ra);
+            addRandom(rnd, span, b, rb);
             String at = "seed " + seed + " round " + round;
             assertEquals(ra.bytesNotIn(rb), a.bytesNotIn(b), at);
             assertEquals(rb.bytesNotIn(ra), b.bytesNotIn(a), at);
@@ -61,6 +47,18 @@ class SpansTest {
             a.add(span, span + 10);
             ra.add(span, span + 10);
             assertEquals(ra.bytesNotIn(rb), a.bytesNotIn(b), at);
+        }
+    }
+
+    /** Up to 40 random ranges (empty ones too) under {@code span}, added to both. */
+    private static void addRandom(Random rnd, int span, Spans spans, CommitContent.Ranges model) {
+        for (int i = rnd.nextInt(40); i > 0; i--) {
+            long from = rnd.nextInt(span);
+            long to = from + rnd.nextInt(span / 4 + 2);
+            spans.add(from, to);
+            if (from < to) {
+                model.add(from, to);
+            }
         }
     }
 }

@@ -136,11 +136,11 @@ public final class NodeCache implements NodeSource {
      */
     public static final class Spans {
         private final List<long[]> where = new java.util.ArrayList<>(); // {segment, first offset}
-        private final List<java.nio.ByteBuffer> bytes = new java.util.ArrayList<>();
+        private final List<ByteBuffer> bytes = new java.util.ArrayList<>();
         private long held;
 
         /** The span holding the whole record at {@code address}, or null; {@code at[0]} gets its place in it. */
-        private java.nio.ByteBuffer find(long address, int length, int[] at) {
+        private ByteBuffer find(long address, int length, int[] at) {
             long seg = LogAddress.segment(address);
             long off = LogAddress.offset(address);
             for (int i = 0; i < where.size(); i++) {
@@ -153,7 +153,7 @@ public final class NodeCache implements NodeSource {
             return null;
         }
 
-        private void add(long segment, long first, java.nio.ByteBuffer span) {
+        private void add(long segment, long first, ByteBuffer span) {
             while (!bytes.isEmpty() && held + span.limit() > MAX_HELD) {
                 held -= bytes.remove(0).limit();
                 where.remove(0);
@@ -185,12 +185,9 @@ public final class NodeCache implements NodeSource {
             if (n == null || n.address != p.address()) {
                 n = held(p.address());
             }
-            java.nio.ByteBuffer span = n == null && kept != null ? kept.find(p.address(), p.length(), at) : null;
+            ByteBuffer span = n == null && kept != null ? kept.find(p.address(), p.length(), at) : null;
             if (span != null) {
-                n = decode(kind, codec, log.recordIn(span, at[0], p.address(), p.length()), p.address(), p.length(),
-                        p.generation());
-                cache.put(p.address(), n);
-                hot.setRelease(slot(p.address()), n);
+                n = decodeInto(kind, codec, span, at[0], p);
             }
             if (n == null) {
                 misses.add(i);
@@ -216,7 +213,7 @@ public final class NodeCache implements NodeSource {
                 to++;
             }
             long first0 = Math.max(0, start - behind);
-            java.nio.ByteBuffer span = log.readSpan(LogAddress.of(seg, first0), (int) (end - first0));
+            ByteBuffer span = log.readSpan(LogAddress.of(seg, first0), (int) (end - first0));
             reads.increment();
             if (kept != null) {
                 kept.add(seg, first0, span);
@@ -225,16 +222,23 @@ public final class NodeCache implements NodeSource {
             for (int k = from; k < to; k++) {
                 TreePointer p = pointers.get(misses.get(k));
                 if (n == null || n.address != p.address()) { // the same node asked for twice is adjacent
-                    n = decode(kind, codec, log.recordIn(span, (int) (LogAddress.offset(p.address()) - first0),
-                            p.address(), p.length()), p.address(), p.length(), p.generation());
-                    cache.put(p.address(), n);
-                    hot.setRelease(slot(p.address()), n);
+                    n = decodeInto(kind, codec, span, (int) (LogAddress.offset(p.address()) - first0), p);
                 }
                 out.set(misses.get(k), checked(n, p.address(), p.length(), p.generation()));
             }
             from = to;
         }
         return out;
+    }
+
+    /** Decodes the node {@code p} names from a span read earlier, {@code at} bytes in, and caches it. */
+    private <V> Node<V> decodeInto(TreeKind kind, ValueCodec<V> codec, ByteBuffer span, int at, TreePointer p)
+            throws IOException {
+        Node<V> n = decode(kind, codec, log.recordIn(span, at, p.address(), p.length()), p.address(), p.length(),
+                p.generation());
+        cache.put(p.address(), n);
+        hot.setRelease(slot(p.address()), n);
+        return n;
     }
 
     private int slot(long address) {

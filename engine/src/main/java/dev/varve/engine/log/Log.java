@@ -980,15 +980,7 @@ public final class Log implements Closeable {
         ByteBuffer b = scratch != null && scratch.capacity() >= length ? scratch.clear().limit(length)
                 : ByteBuffer.allocate(length);
         int n = s.file.read(b, LogAddress.offset(address));
-        if (n < length) {
-            throw new CorruptionException(s.file.path(), address, "record runs past the end of the segment file");
-        }
-        UnsafeBuffer u = new UnsafeBuffer(b, 0, length);
-        String bad = checkRecord(u, length);
-        if (bad != null) {
-            throw new CorruptionException(s.file.path(), address, bad);
-        }
-        return u;
+        return recordIn(b.clear().limit(Math.max(0, n)), 0, address, length);
     }
 
     /**
