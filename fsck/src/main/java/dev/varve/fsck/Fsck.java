@@ -70,9 +70,11 @@ public final class Fsck {
      * with, are computed on a second thread while the survey reads the store, so the
      * comparison costs no time of its own on a machine with a core to spare; they are used
      * only if the store checks clean, and the thread is always done before this returns. A full
-     * check also reads the data segments into the page cache on a third thread while the log is
-     * scanned and the trees walked, so the disk does not sit idle before the data check
-     * ({@link Readahead}); it is stopped when the data check starts, and changes no finding.
+     * check reads the data blocks with direct I/O where the file system allows it, a thread
+     * reading the next pieces while the check verifies one ({@link DirectReads}): the check does
+     * not fill the page cache with blocks it reads once. Where it does not, it reads through the
+     * page cache, filled on a third thread while the log is scanned and the trees walked
+     * ({@link Readahead}). Neither changes a finding.
      */
     public static Report check(Path dir, boolean fast, Listener listener) {
         Storage storage = FileStorage.readOnly(dir);
@@ -132,10 +134,10 @@ public final class Fsck {
         return check(storage, fast, listener, false, engine);
     }
 
-    private static Report check(Storage storage, boolean fast, Listener listener, boolean readahead,
+    private static Report check(Storage storage, boolean fast, Listener listener, boolean files,
             SpaceCheck.EngineSpace engine) {
         Report r;
-        try (Survey s = Survey.run(storage, fast, new Meter(listener), readahead)) {
+        try (Survey s = Survey.run(storage, fast, new Meter(listener), files)) {
             r = s.finish();
         } catch (IOException | RuntimeException e) {
             r = new Report();

@@ -99,14 +99,15 @@ final class Survey implements Closeable {
     }
 
     /**
-     * As {@link #run(Storage, boolean, Meter)}; with {@code readahead}, a full check reads the
-     * data segments into the page cache on a thread of its own while the log is scanned and the
-     * trees walked ({@link Readahead}); it changes no finding. Only for a storage of real files.
+     * As {@link #run(Storage, boolean, Meter)}; with {@code files} (a storage of real files), a full
+     * check reads the data with direct I/O where the file system allows it ({@link DirectReads}),
+     * and otherwise reads the data segments into the page cache on a thread of its own while the
+     * log is scanned and the trees walked ({@link Readahead}). Neither changes a finding.
      */
-    static Survey run(Storage storage, boolean fast, Meter meter, boolean readahead) {
+    static Survey run(Storage storage, boolean fast, Meter meter, boolean files) {
         Survey s = new Survey(storage, fast, meter);
         try {
-            s.survey(readahead && !fast);
+            s.survey(files && !fast);
         } catch (IOException | RuntimeException e) {
             s.report.aborted = true;
             s.report.error("check-aborted", 0, -1, abortMessage(e), (String) null);
@@ -128,24 +129,33 @@ final class Survey implements Closeable {
                 + "found before it; please report this as a bug";
     }
 
-    private void survey(boolean readahead) throws IOException {
+    private void survey(boolean files) throws IOException {
         if (!superblocks()) {
             return;
         }
         log = new Log(storage, uuidHi, uuidLo, segmentSize, 1);
         log.openExisting();
-        try (Readahead ahead = readahead ? Readahead.start(storage, log.segments()) : Readahead.NONE) {
+        // a full check of real files reads the data with direct I/O where the file system allows
+        // it, and otherwise through the page cache, filled ahead while the trees are walked
+        DirectReads direct = files && DirectReads.enabled() ? DirectReads.open(storage, log.segments()) : null;
+        try (DirectReads closing = direct;
+                Readahead ahead = files && direct == null ? Readahead.start(storage, log.segments())
+                        : Readahead.NONE) {
             segmentHeaders();
             meter.start(totalBytes());
             // one buffer for the check's large reads: the meta segments' windows, then the data runs
             scan = LogScan.scan(log, meter, ByteBuffer.allocateDirect(LogScan.WINDOW_BYTES));
-            data = new DataCheck(log, findings, meter, fast, ahead::stop, scan.buffer());
+            data = new DataCheck(log, findings, meter, fast, ahead::stop, scan.buffer(), direct);
             content = new ContentCheck(log, findings, data);
             if (!findEnd()) {
                 return;
             }
             walkChain();
             current = content.check(last, intents);
+        } finally {
+            if (data != null) {
+                data.release();
+            }
         }
         unreferencedData = unreferencedData();
         meter.finish();

@@ -1,0 +1,342 @@
+package dev.varve.fsck;
+
+import com.sun.nio.file.ExtendedOpenOption;
+import dev.varve.engine.format.SegmentLayout;
+import dev.varve.engine.io.Storage;
+import dev.varve.engine.log.Segment;
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The data segments opened for direct I/O ({@code O_DIRECT}), which the data check reads its
+ * runs through when the file system allows it, as xfs_repair reads a disk and as {@code fio
+ * --direct=1} measures one. Two reasons:
+ * <ul>
+ *   <li>A check reads every data block once and never again, so the page cache gains nothing
+ *       from holding them; through it, a check of a store larger than the cache would push out
+ *       what the VMs running beside it have cached.
+ *   <li>Filling the page cache costs a page of memory per 4 KiB read. On a virtual machine
+ *       whose host takes back free memory (free page reporting), each such page costs a fault
+ *       in the host, so a buffered read runs at 1.1–4.2 GB/s on the benchmark's VM depending
+ *       only on how long ago memory was freed; a direct read ran at 2.0–2.6 GB/s in every
+ *       state (docs/BENCHMARKS.md, "fsck").
+ * </ul>
+ * Positions, lengths and buffer addresses must be multiples of the file system's block size
+ * ({@link #alignment}); the data check reads from the block boundary at or before a run's start,
+ * into a buffer aligned to it. Where a file cannot be opened so (tmpfs, some network file
+ * systems), that file is read through the storage as before.
+ */
+final class DirectReads implements Closeable {
+    /**
+     * Whether a check of a directory reads with direct I/O: {@code -Dvarve.fsck.direct=false} reads
+     * through the page cache instead (to compare the two, or where direct I/O misbehaves).
+     */
+    static boolean enabled() {
+        return !"false".equals(System.getProperty("varve.fsck.direct"));
+    }
+
+    /** Read buffers kept between checks in one process: fresh memory costs a page fault per 4 KiB. */
+    private static final java.util.concurrent.ConcurrentLinkedDeque<ByteBuffer> SPARE =
+            new java.util.concurrent.ConcurrentLinkedDeque<>();
+    /** Pieces the reading thread may have read ahead of the check. */
+    static final int AHEAD_BUFFERS = 4;
+    private static final int SPARE_BUFFERS = 2 * (AHEAD_BUFFERS + 1);
+
+    private final Storage storage;
+    final int alignment;
+    private final Map<Long, FileChannel> open = new HashMap<>();
+
+    private DirectReads(Storage storage, int alignment) {
+        this.storage = storage;
+        this.alignment = alignment;
+    }
+
+    /**
+     * Direct reads of the data segments among {@code segments}, or null when there is none or the
+     * first cannot be opened for direct I/O (then the page cache is the better path, with
+     * {@link Readahead}).
+     */
+    static DirectReads open(Storage storage, List<Segment> segments) {
+        for (Segment s : segments) {
+            if (s.kind == SegmentLayout.KIND_DATA) {
+                return open(storage, s.id);
+            }
+        }
+        return null;
+    }
+
+    /** Direct reads of data segments, or null when {@code segment}'s file cannot be opened for them. */
+    static DirectReads open(Storage storage, long segment) {
+        try {
+            Path p = storage.path(SegmentLayout.fileName(segment));
+            long block = Files.getFileStore(p).getBlockSize();
+            if (block <= 0 || block > (1 << 16) || Long.bitCount(block) != 1) {
+                return null;
+            }
+            DirectReads d = new DirectReads(storage, (int) block);
+            if (d.channel(segment) == null) {
+                return null;
+            }
+            return d;
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    /** The segment's file opened for direct reads, or null when it cannot be (read it through the storage). */
+    FileChannel channel(long segment) {
+        FileChannel ch = open.get(segment);
+        if (ch == null && !open.containsKey(segment)) {
+            try {
+                ch = FileChannel.open(storage.path(SegmentLayout.fileName(segment)), StandardOpenOption.READ,
+                        ExtendedOpenOption.DIRECT);
+            } catch (IOException | RuntimeException e) {
+                ch = null; // missing, or no direct I/O here: the storage's read reports or reads it
+            }
+            open.put(segment, ch);
+        }
+        return ch;
+    }
+
+    /**
+     * Reads from {@code position} (a multiple of {@link #alignment}) into {@code dst}, whose
+     * position, remaining and address are multiples of it, until it is full or the file ends.
+     */
+    int read(FileChannel ch, ByteBuffer dst, long position) throws IOException {
+        int total = 0;
+        while (dst.hasRemaining()) {
+            int n = ch.read(dst, position + total);
+            if (n < 0) {
+                break;
+            }
+            total += n;
+            if (n % alignment != 0) {
+                break; // the file ends inside this block: the next read would be misaligned
+            }
+        }
+        return total;
+    }
+
+    /** A buffer of at least {@code bytes} (a multiple of {@link #alignment}), aligned for direct reads. */
+    ByteBuffer buffer(int bytes) {
+        ByteBuffer b = SPARE.pollFirst();
+        if (b != null && b.capacity() >= bytes && isAligned(b)) {
+            return b;
+        }
+        return ByteBuffer.allocateDirect(bytes + alignment).alignedSlice(alignment);
+    }
+
+    private boolean isAligned(ByteBuffer b) {
+        return b.alignmentOffset(0, alignment) == 0 && b.capacity() % alignment == 0;
+    }
+
+    /** Gives a buffer from {@link #buffer} back for the next check. */
+    static void keep(ByteBuffer b) {
+        if (b != null && b.isDirect() && b.capacity() <= LogScan.WINDOW_BYTES * 2 && SPARE.size() < SPARE_BUFFERS) {
+            SPARE.addFirst(b);
+        }
+    }
+
+    @Override
+    public void close() {
+        for (FileChannel ch : open.values()) {
+            if (ch != null) {
+                try {
+                    ch.close();
+                } catch (IOException e) {
+                    // read-only: nothing is lost
+                }
+            }
+        }
+        open.clear();
+    }
+
+    /** A run of a data segment the check will read front to back: file offsets {@code [from, to)}. */
+    record Run(long segment, long from, long to) {
+    }
+
+    /** A piece of a run read ahead: the file's bytes {@code [position, position + bytes)} are in {@code buffer}. */
+    static final class Piece {
+        final long segment;
+        final long position;
+        final int wanted;
+        final ByteBuffer buffer;
+        int bytes;
+
+        Piece(long segment, long position, int wanted, ByteBuffer buffer) {
+            this.segment = segment;
+            this.position = position;
+            this.wanted = wanted;
+            this.buffer = buffer;
+        }
+
+        long end() {
+            return position + bytes;
+        }
+
+        boolean holds(long segment, long offset, int length) {
+            return this.segment == segment && position <= offset && offset + length <= end();
+        }
+
+        /** Before {@code offset} of {@code segment} in address order: of no more use to a check reading on from there. */
+        boolean before(long segment, long offset) {
+            return this.segment < segment || (this.segment == segment && end() <= offset);
+        }
+    }
+
+    /**
+     * Starts reading {@code runs} (in address order, each from the block boundary at or before
+     * its start) on a thread of its own, in pieces of up to {@link LogScan#WINDOW_BYTES}, at most
+     * {@link #AHEAD_BUFFERS} ahead of the check: the disk reads the next piece while the check
+     * verifies this one, as the kernel's readahead would for a buffered read.
+     */
+    Ahead ahead(List<Run> runs) {
+        Ahead a = new Ahead(runs);
+        a.thread.start();
+        return a;
+    }
+
+    /** The reading thread of one batch, and the pieces it has read; {@link #close} stops it. */
+    final class Ahead implements Closeable {
+        private static final Piece END = new Piece(-1, -1, 0, null);
+
+        private final java.util.concurrent.BlockingQueue<Piece> read =
+                new java.util.concurrent.ArrayBlockingQueue<>(AHEAD_BUFFERS + 1);
+        private final java.util.concurrent.BlockingQueue<ByteBuffer> free =
+                new java.util.concurrent.ArrayBlockingQueue<>(AHEAD_BUFFERS);
+        private final Thread thread;
+        private volatile boolean stopped;
+        private volatile Exception failure;
+        /** The piece the check reads from, held until it asks for one further on. */
+        private Piece current;
+        private Piece head;
+        private boolean ended;
+
+        private Ahead(List<Run> runs) {
+            for (int i = 0; i < AHEAD_BUFFERS; i++) {
+                free.add(buffer(LogScan.WINDOW_BYTES));
+            }
+            thread = new Thread(() -> readAll(runs), "varve-fsck-read");
+            thread.setDaemon(true);
+        }
+
+        private void readAll(List<Run> runs) {
+            try {
+                for (Run r : runs) {
+                    FileChannel ch = channel(r.segment);
+                    if (ch == null) {
+                        continue; // read by the check through the storage, which reports why
+                    }
+                    long p = r.from - Math.floorMod(r.from, alignment);
+                    long end = r.to;
+                    while (p < end) {
+                        ByteBuffer b = free.take();
+                        if (stopped) {
+                            free.offer(b);
+                            return;
+                        }
+                        int want = (int) Math.min(b.capacity() - b.capacity() % alignment,
+                                (end - p + alignment - 1) / alignment * alignment);
+                        b.clear().limit(want);
+                        Piece piece = new Piece(r.segment, p, want, b);
+                        piece.bytes = read(ch, b, p);
+                        read.put(piece);
+                        if (piece.bytes < want) {
+                            break; // the file ends here: the check finds and reports where
+                        }
+                        p += piece.bytes;
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                failure = e;
+            } catch (InterruptedException e) {
+                failure = new java.io.InterruptedIOException("interrupted while the data was read");
+            } finally {
+                read.offer(END);
+            }
+        }
+
+        /**
+         * The piece read ahead that holds {@code length} bytes at {@code offset} of {@code segment},
+         * or null when none does (the check then reads them itself): every piece before it is
+         * let go, and the one returned stays the check's until the next call. Rethrows a read's
+         * failure.
+         */
+        Piece take(long segment, long offset, int length) throws IOException {
+            if (current != null && current.holds(segment, offset, length)) {
+                return current;
+            }
+            while (true) {
+                if (head == null) {
+                    if (ended) {
+                        return null;
+                    }
+                    try {
+                        head = read.take();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new java.io.InterruptedIOException("interrupted while the data was read");
+                    }
+                    if (head == END) {
+                        head = null;
+                        ended = true;
+                        if (failure instanceof IOException io) {
+                            throw io;
+                        }
+                        if (failure instanceof RuntimeException re) {
+                            throw re;
+                        }
+                        return null;
+                    }
+                }
+                if (head.holds(segment, offset, length)) {
+                    release(current);
+                    current = head;
+                    head = null;
+                    return current;
+                }
+                if (!head.before(segment, offset)) {
+                    return null; // further on (or the block straddles two pieces)
+                }
+                release(head);
+                head = null;
+            }
+        }
+
+        private void release(Piece p) {
+            if (p != null && p.buffer != null) {
+                free.offer(p.buffer);
+            }
+        }
+
+        /** Stops the reading thread, waits for it, and keeps its buffers for the next check. */
+        @Override
+        public void close() {
+            // not an interrupt, which would close the file channels under the thread: giving the
+            // buffers back wakes it if it waits for one, and it then sees the stop
+            stopped = true;
+            release(current);
+            release(head);
+            current = null;
+            head = null;
+            for (Piece p; (p = read.poll()) != null; ) {
+                release(p);
+            }
+            Fsck.joinUninterruptibly(thread);
+            for (Piece p; (p = read.poll()) != null; ) {
+                release(p);
+            }
+            for (ByteBuffer b; (b = free.poll()) != null; ) {
+                keep(b);
+            }
+        }
+    }
+}
