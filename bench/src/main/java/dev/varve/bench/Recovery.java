@@ -147,30 +147,31 @@ final class Recovery implements Scenario {
         long bytes = bytesOf(dir);
         List<Path> files = Contender.filesUnder(dir);
         double[] read = new double[Bench.REPS];
+        double[] readDirect = new double[Bench.REPS];
         double[][] mbs = new double[2][Bench.REPS];
         String[] problems = new String[2];
-        java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocateDirect(1 << 20);
+        // aligned for direct reads on any file system block size up to 64 KiB
+        java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocateDirect((1 << 20) + (64 << 10)).alignedSlice(64 << 10);
+        buf.limit(1 << 20);
+        buf = buf.slice();
+        boolean direct = true;
         for (int rep = -Bench.WARMUPS; rep < Bench.REPS; rep++) {
             b.evict(files);
-            long t0 = System.nanoTime();
-            long got = 0;
-            for (Path f : files) {
-                try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(f)) {
-                    buf.clear();
-                    for (int n; (n = ch.read(buf)) >= 0; buf.clear()) {
-                        got += n;
-                    }
-                }
-            }
-            long t = System.nanoTime() - t0;
+            double mbsRead = readFiles(files, buf, false);
             if (rep >= 0) {
-                read[rep] = got / (t / 1e9) / 1e6;
+                read[rep] = mbsRead;
+            }
+            b.evict(files);
+            double mbsDirect = direct ? readFiles(files, buf, true) : Double.NaN;
+            direct = !Double.isNaN(mbsDirect);
+            if (rep >= 0) {
+                readDirect[rep] = mbsDirect;
             }
             for (int m = 0; m < 2; m++) {
                 b.evict(files);
-                t0 = System.nanoTime();
+                long t0 = System.nanoTime();
                 Report r = Fsck.check(dir, m == 1);
-                t = System.nanoTime() - t0;
+                long t = System.nanoTime() - t0;
                 if (!r.clean()) {
                     problems[m] = r.summary();
                 }
@@ -180,14 +181,61 @@ final class Recovery implements Scenario {
             }
         }
         Figure base = b.add(Figure.of(FSCK, "MB/s", "store-files-read", Bench.params("store", Bench.mib(bytes), "written",
-                mib + " MiB", "mode", "sequential read"), read, true, "the store's files read front to back, 1 MiB"
-                + " reads, page cache dropped first, in turns with fsck: the baseline the fsck issue names"));
+                mib + " MiB", "mode", "sequential read"), read, true, "the store's files read front to back through"
+                + " the page cache (as cat or cp do), 1 MiB reads, page cache dropped first, in turns with fsck"));
+        Figure baseDirect = null;
+        if (direct) {
+            baseDirect = b.add(Figure.of(FSCK, "MB/s", "store-files-read-direct", Bench.params("store",
+                    Bench.mib(bytes), "written", mib + " MiB", "mode", "sequential read, O_DIRECT"), readDirect, true,
+                    "the store's files read front to back with direct I/O (as fio --direct=1 or dd iflag=direct"
+                    + " measure a disk), 1 MiB reads, in turns with fsck"));
+        }
         for (int m = 0; m < 2; m++) {
             Map<String, Object> p = Bench.params("store", Bench.mib(bytes), "written", mib + " MiB", "mode",
                     m == 1 ? "fast (metadata only)" : "full (every data block's CRC)");
-            String note = "Fsck.check, page cache dropped first, in turns with a sequential read of the same files;"
+            String note = "Fsck.check, page cache dropped first, in turns with sequential reads of the same files;"
                     + " MB/s of store files checked" + (problems[m] == null ? "" : "; fsck reported: " + problems[m]);
             b.add(Figure.of(FSCK, "MB/s", "varve-fsck", p, mbs[m], true, note).against(base, "store-files-read"));
+            if (baseDirect != null) {
+                Map<String, Object> pd = new java.util.LinkedHashMap<>(p);
+                pd.put("against", "direct read");
+                b.add(Figure.of(FSCK, "MB/s", "varve-fsck", pd, mbs[m], true, note)
+                        .against(baseDirect, "store-files-read-direct"));
+            }
         }
+    }
+
+    /**
+     * Reads {@code files} front to back in 1 MiB reads, through the page cache or with direct I/O;
+     * MB/s, or NaN when a file system here does not take direct reads.
+     */
+    private static double readFiles(List<Path> files, java.nio.ByteBuffer buf, boolean direct) throws IOException {
+        long t0 = System.nanoTime();
+        long got = 0;
+        for (Path f : files) {
+            java.nio.channels.FileChannel ch;
+            try {
+                ch = direct ? java.nio.channels.FileChannel.open(f, java.nio.file.StandardOpenOption.READ,
+                        com.sun.nio.file.ExtendedOpenOption.DIRECT) : java.nio.channels.FileChannel.open(f);
+            } catch (IOException | UnsupportedOperationException e) {
+                if (direct) {
+                    return Double.NaN;
+                }
+                throw e;
+            }
+            try (ch) {
+                long size = ch.size();
+                for (long p = 0; p < size; ) {
+                    buf.clear();
+                    int n = ch.read(buf, p);
+                    if (n <= 0) {
+                        break;
+                    }
+                    p += n;
+                    got += n;
+                }
+            }
+        }
+        return got / ((System.nanoTime() - t0) / 1e9) / 1e6;
     }
 }
