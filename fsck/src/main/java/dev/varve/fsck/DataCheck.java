@@ -64,6 +64,8 @@ final class DataCheck {
     private final Runnable beforeReading;
     /** The data segments opened for direct reads, or null: read through the log's storage. */
     private final DirectReads direct;
+    /** The CRCs of every 4 KiB of the data segments, read while the trees were walked, or null. */
+    private final DataScan scan;
     private final List<Pending> pending = new ArrayList<>();
     private final long budget;
     private long pendingBytes;
@@ -83,7 +85,7 @@ final class DataCheck {
     long bytes;
 
     DataCheck(Log log, Findings findings, Meter meter, boolean fast) {
-        this(log, findings, meter, fast, () -> { }, null, null);
+        this(log, findings, meter, fast, () -> { }, null, null, null);
     }
 
     /**
@@ -92,13 +94,14 @@ final class DataCheck {
      * for a block that does not fit; nothing else may use it while this reads.
      */
     DataCheck(Log log, Findings findings, Meter meter, boolean fast, Runnable beforeReading, ByteBuffer buffer,
-            DirectReads direct) {
+            DirectReads direct, DataScan scan) {
         this.log = log;
         this.findings = findings;
         this.meter = meter;
         this.fast = fast;
         this.beforeReading = beforeReading;
         this.direct = direct;
+        this.scan = scan;
         this.buf = direct != null ? null : buffer;
         this.budget = Long.getLong("varve.fsck.extentMemory", BUDGET_BYTES);
     }
@@ -164,7 +167,7 @@ final class DataCheck {
             i = j;
         }
         DirectReads.Ahead ahead = null;
-        if (direct != null) {
+        if (direct != null && scan == null) {
             List<DirectReads.Run> plan = new ArrayList<>(runs.size());
             for (long[] r : runs) {
                 long off = LogAddress.offset(r[2]);
@@ -209,9 +212,14 @@ final class DataCheck {
         if (buf == null) {
             buf = direct != null ? direct.buffer(LogScan.WINDOW_BYTES) : ByteBuffer.allocateDirect(LogScan.WINDOW_BYTES);
         }
+        long runEnd = LogAddress.offset(start) + (end - start);
+        DataScan.Sectors sectors = scan != null ? scan.sectors(segId) : null;
+        if (sectors != null && fitSectors(run)) {
+            verify(seg, LogAddress.offset(start), runEnd, run, sectors);
+            return;
+        }
         FileChannel ch = direct != null ? direct.channel(segId) : null;
         int align = ch != null ? direct.alignment : 1;
-        long runEnd = LogAddress.offset(start) + (end - start);
         // the file's bytes [windowStart, windowStart + windowBytes) are in buf; those up to
         // readTo have been read (and counted) once; eof is where a short read found the file
         // ends, or -1
@@ -279,6 +287,43 @@ final class DataCheck {
                 crc.update(d);
                 if ((int) crc.getValue() != p.extent.crc(b) && !badBlocks.containsKey(blockAddr)) {
                     badBlocks.put(blockAddr, findings.slot("data-checksum", segId, off, "data block fails its checksum",
+                            p.blockSize));
+                    version++;
+                }
+            }
+        }
+    }
+
+    private static boolean fitSectors(List<Pending> run) {
+        for (Pending p : run) {
+            if (!DataScan.Sectors.fits(LogAddress.offset(p.address), p.blockSize)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Checks a run's blocks against the CRCs of the 4 KiB pieces its segment was read in: the
+     * same blocks, findings and bytes as reading the run would give.
+     */
+    private void verify(Segment seg, long from, long to, List<Pending> run, DataScan.Sectors sectors)
+            throws IOException {
+        long size = sectors.size;
+        long covered = Math.max(0, Math.min(to, size) - from);
+        bytes += covered;
+        meter.add(covered);
+        for (Pending p : run) {
+            for (int b = 0; b < p.extent.blocks; b++) {
+                long blockAddr = p.address + (long) b * p.blockSize;
+                long off = LogAddress.offset(blockAddr);
+                if (off + p.blockSize > size) {
+                    markShort(seg, off, size);
+                    continue;
+                }
+                blocks++;
+                if (sectors.crc(off, p.blockSize) != p.extent.crc(b) && !badBlocks.containsKey(blockAddr)) {
+                    badBlocks.put(blockAddr, findings.slot("data-checksum", seg.id, off, "data block fails its checksum",
                             p.blockSize));
                     version++;
                 }

@@ -44,11 +44,12 @@ final class DirectReads implements Closeable {
     }
 
     /** Read buffers kept between checks in one process: fresh memory costs a page fault per 4 KiB. */
-    private static final java.util.concurrent.ConcurrentLinkedDeque<ByteBuffer> SPARE =
-            new java.util.concurrent.ConcurrentLinkedDeque<>();
+    private static final List<ByteBuffer> SPARE = new java.util.ArrayList<>(); // guarded by itself
     /** Pieces the reading thread may have read ahead of the check. */
     static final int AHEAD_BUFFERS = 4;
     private static final int SPARE_BUFFERS = 2 * (AHEAD_BUFFERS + 1);
+    /** The largest piece read ahead, and buffer kept. */
+    static final int MAX_PIECE = 4 << 20;
 
     private final Storage storage;
     final int alignment;
@@ -127,9 +128,13 @@ final class DirectReads implements Closeable {
 
     /** A buffer of at least {@code bytes} (a multiple of {@link #alignment}), aligned for direct reads. */
     ByteBuffer buffer(int bytes) {
-        ByteBuffer b = SPARE.pollFirst();
-        if (b != null && b.capacity() >= bytes && isAligned(b)) {
-            return b;
+        synchronized (SPARE) {
+            for (int i = 0; i < SPARE.size(); i++) {
+                ByteBuffer b = SPARE.get(i);
+                if (b.capacity() >= bytes && isAligned(b)) {
+                    return SPARE.remove(i);
+                }
+            }
         }
         return ByteBuffer.allocateDirect(bytes + alignment).alignedSlice(alignment);
     }
@@ -140,8 +145,12 @@ final class DirectReads implements Closeable {
 
     /** Gives a buffer from {@link #buffer} back for the next check. */
     static void keep(ByteBuffer b) {
-        if (b != null && b.isDirect() && b.capacity() <= LogScan.WINDOW_BYTES * 2 && SPARE.size() < SPARE_BUFFERS) {
-            SPARE.addFirst(b);
+        if (b != null && b.isDirect() && b.capacity() <= MAX_PIECE + (64 << 10)) {
+            synchronized (SPARE) {
+                if (SPARE.size() < SPARE_BUFFERS) {
+                    SPARE.add(b);
+                }
+            }
         }
     }
 
@@ -199,7 +208,12 @@ final class DirectReads implements Closeable {
      * verifies this one, as the kernel's readahead would for a buffered read.
      */
     Ahead ahead(List<Run> runs) {
-        Ahead a = new Ahead(runs);
+        return ahead(runs, LogScan.WINDOW_BYTES);
+    }
+
+    /** As {@link #ahead(List)}, in pieces of up to {@code pieceBytes} (at most {@link #MAX_PIECE}). */
+    Ahead ahead(List<Run> runs, int pieceBytes) {
+        Ahead a = new Ahead(runs, Math.min(pieceBytes, MAX_PIECE));
         a.thread.start();
         return a;
     }
@@ -213,6 +227,7 @@ final class DirectReads implements Closeable {
         private final java.util.concurrent.BlockingQueue<ByteBuffer> free =
                 new java.util.concurrent.ArrayBlockingQueue<>(AHEAD_BUFFERS);
         private final Thread thread;
+        private final int pieceBytes;
         private volatile boolean stopped;
         private volatile Exception failure;
         /** The piece the check reads from, held until it asks for one further on. */
@@ -220,10 +235,11 @@ final class DirectReads implements Closeable {
         private Piece head;
         private boolean ended;
 
-        private Ahead(List<Run> runs) {
+        private Ahead(List<Run> runs, int pieceBytes) {
             for (int i = 0; i < AHEAD_BUFFERS; i++) {
-                free.add(buffer(LogScan.WINDOW_BYTES));
+                free.add(buffer(pieceBytes));
             }
+            this.pieceBytes = pieceBytes;
             thread = new Thread(() -> readAll(runs), "varve-fsck-read");
             thread.setDaemon(true);
         }
@@ -243,7 +259,8 @@ final class DirectReads implements Closeable {
                             free.offer(b);
                             return;
                         }
-                        int want = (int) Math.min(b.capacity() - b.capacity() % alignment,
+                        int unit = Math.max(alignment, DataScan.SECTOR);
+                        int want = (int) Math.min(Math.min(b.capacity(), pieceBytes) / unit * unit,
                                 (end - p + alignment - 1) / alignment * alignment);
                         b.clear().limit(want);
                         Piece piece = new Piece(r.segment, p, want, b);
@@ -274,29 +291,7 @@ final class DirectReads implements Closeable {
             if (current != null && current.holds(segment, offset, length)) {
                 return current;
             }
-            while (true) {
-                if (head == null) {
-                    if (ended) {
-                        return null;
-                    }
-                    try {
-                        head = read.take();
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                        throw new java.io.InterruptedIOException("interrupted while the data was read");
-                    }
-                    if (head == END) {
-                        head = null;
-                        ended = true;
-                        if (failure instanceof IOException io) {
-                            throw io;
-                        }
-                        if (failure instanceof RuntimeException re) {
-                            throw re;
-                        }
-                        return null;
-                    }
-                }
+            while (fill()) {
                 if (head.holds(segment, offset, length)) {
                     release(current);
                     current = head;
@@ -309,6 +304,47 @@ final class DirectReads implements Closeable {
                 release(head);
                 head = null;
             }
+            return null;
+        }
+
+        /** Makes {@link #head} the next piece read, waiting for it; false after the last. Rethrows a read's failure. */
+        private boolean fill() throws IOException {
+            if (head != null) {
+                return true;
+            }
+            if (ended) {
+                return false;
+            }
+            try {
+                head = read.take();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted while the data was read");
+            }
+            if (head != END) {
+                return true;
+            }
+            head = null;
+            ended = true;
+            if (failure instanceof IOException io) {
+                throw io;
+            }
+            if (failure instanceof RuntimeException re) {
+                throw re;
+            }
+            return false;
+        }
+
+        /**
+         * The next piece read, in the order of the runs, or null after the last; the one before it
+         * is let go. Rethrows a read's failure.
+         */
+        Piece next() throws IOException {
+            fill();
+            release(current);
+            current = head;
+            head = null;
+            return current;
         }
 
         private void release(Piece p) {

@@ -82,9 +82,14 @@ public final class Fsck {
                 new java.util.concurrent.FutureTask<>(() -> SpaceCheck.ENGINE.space(storage));
         Thread t = new Thread(ahead, "varve-fsck-space");
         t.setDaemon(true);
-        t.start();
+        // a full check starts it once the meta segments are read (and cached): it then reads them
+        // from memory, not beside the data scan's reads from the disk
+        if (fast) {
+            t.start();
+        }
         try {
-            return check(storage, fast, listener, true, x -> {
+            return check(storage, fast, listener, fast ? () -> { } : t::start, x -> {
+                ahead.run(); // here, if the survey ended before its thread was started; else a no-op
                 try {
                     return ahead.get();
                 } catch (java.util.concurrent.ExecutionException e) {
@@ -131,13 +136,14 @@ public final class Fsck {
     }
 
     static Report check(Storage storage, boolean fast, Listener listener, SpaceCheck.EngineSpace engine) {
-        return check(storage, fast, listener, false, engine);
+        return check(storage, fast, listener, null, engine);
     }
 
-    private static Report check(Storage storage, boolean fast, Listener listener, boolean files,
+    /** {@code scanned} is null for a storage that is not a directory of files; else run once the log is scanned. */
+    private static Report check(Storage storage, boolean fast, Listener listener, Runnable scanned,
             SpaceCheck.EngineSpace engine) {
         Report r;
-        try (Survey s = Survey.run(storage, fast, new Meter(listener), files)) {
+        try (Survey s = Survey.run(storage, fast, new Meter(listener), scanned)) {
             r = s.finish();
         } catch (IOException | RuntimeException e) {
             r = new Report();

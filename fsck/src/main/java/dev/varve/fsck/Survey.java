@@ -95,19 +95,20 @@ final class Survey implements Closeable {
      * a bug stops the check) the report says the check was aborted, and keeps what was found.
      */
     static Survey run(Storage storage, boolean fast, Meter meter) {
-        return run(storage, fast, meter, false);
+        return run(storage, fast, meter, null);
     }
 
     /**
-     * As {@link #run(Storage, boolean, Meter)}; with {@code files} (a storage of real files), a full
+     * As {@link #run(Storage, boolean, Meter)}; given {@code scanned} (for a storage of real files;
+     * run once the log is scanned), a full
      * check reads the data with direct I/O where the file system allows it ({@link DirectReads}),
      * and otherwise reads the data segments into the page cache on a thread of its own while the
      * log is scanned and the trees walked ({@link Readahead}). Neither changes a finding.
      */
-    static Survey run(Storage storage, boolean fast, Meter meter, boolean files) {
+    static Survey run(Storage storage, boolean fast, Meter meter, Runnable scanned) {
         Survey s = new Survey(storage, fast, meter);
         try {
-            s.survey(files && !fast);
+            s.survey(scanned != null && !fast, scanned == null ? () -> { } : scanned);
         } catch (IOException | RuntimeException e) {
             s.report.aborted = true;
             s.report.error("check-aborted", 0, -1, abortMessage(e), (String) null);
@@ -129,23 +130,27 @@ final class Survey implements Closeable {
                 + "found before it; please report this as a bug";
     }
 
-    private void survey(boolean files) throws IOException {
+    private void survey(boolean files, Runnable scanned) throws IOException {
         if (!superblocks()) {
             return;
         }
         log = new Log(storage, uuidHi, uuidLo, segmentSize, 1);
         log.openExisting();
-        // a full check of real files reads the data with direct I/O where the file system allows
-        // it, and otherwise through the page cache, filled ahead while the trees are walked
+        // a full check of real files reads the data segments whole with direct I/O while the log
+        // is scanned and the trees walked, where the file system allows it (DataScan); otherwise
+        // it reads the extents' runs after the walk, through the page cache filled meanwhile
         DirectReads direct = files && DirectReads.enabled() ? DirectReads.open(storage, log.segments()) : null;
+        DataScan whole = direct != null ? DataScan.start(direct, log.segments()) : null;
         try (DirectReads closing = direct;
+                DataScan stopping = whole;
                 Readahead ahead = files && direct == null ? Readahead.start(storage, log.segments())
                         : Readahead.NONE) {
             segmentHeaders();
             meter.start(totalBytes());
             // one buffer for the check's large reads: the meta segments' windows, then the data runs
             scan = LogScan.scan(log, meter, ByteBuffer.allocateDirect(LogScan.WINDOW_BYTES));
-            data = new DataCheck(log, findings, meter, fast, ahead::stop, scan.buffer(), direct);
+            scanned.run();
+            data = new DataCheck(log, findings, meter, fast, ahead::stop, scan.buffer(), direct, whole);
             content = new ContentCheck(log, findings, data);
             if (!findEnd()) {
                 return;

@@ -29,8 +29,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The data check's direct reads, read ahead on a thread of their own, against the same check
- * through the page cache, and in batches against one batch.
+ * The data check's direct reads: the whole data segments read while the trees are walked and
+ * checked from their 4 KiB CRCs ({@link DataScan}), or each run read after the walk with a thread
+ * reading ahead ({@link DirectReads.Ahead}), against the same check through the page cache, and
+ * in batches against one batch.
  */
 class DirectReadsTest {
     @TempDir
@@ -188,6 +190,7 @@ class DirectReadsTest {
         Report direct = Fsck.check(s, false);
         Report buffered = checkWith(s, "varve.fsck.direct", "false");
         Report batched = checkWith(s, "varve.fsck.extentMemory", "4096");
+        Report runs = checkWith(s, "varve.fsck.scanMemory", "0"); // each run read after the walk
         List<String> want = findings(buffered);
         assertFalse(direct.clean());
         for (String kind : List.of("data-checksum", "data-missing")) {
@@ -196,11 +199,13 @@ class DirectReadsTest {
         assertEquals(3, want.stream().filter(f -> f.startsWith("data-checksum")).count(), String.join("\n", want));
         assertEquals(want, findings(direct), "direct reads find what buffered reads do");
         assertEquals(want, findings(batched), "checked in batches, the same");
-        for (Report r : List.of(direct, batched)) {
+        assertEquals(want, findings(runs), "runs read with direct I/O after the walk, the same");
+        for (Report r : List.of(direct, batched, runs)) {
             assertEquals(buffered.dataBlocks(), r.dataBlocks());
             assertEquals(buffered.exitCode(), r.exitCode());
         }
-        assertEquals(buffered.dataBytes(), direct.dataBytes(), "bytes read");
+        assertEquals(buffered.dataBytes(), direct.dataBytes(), "bytes checked");
+        assertEquals(buffered.dataBytes(), runs.dataBytes(), "bytes read");
         // a batch is read across every segment, so batches read some bytes again
         assertTrue(batched.dataBytes() >= buffered.dataBytes(), batched.dataBytes() + " bytes read in batches");
     }
