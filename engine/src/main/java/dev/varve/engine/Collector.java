@@ -22,7 +22,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.zip.CRC32C;
-import org.agrona.collections.Hashing;
 import org.agrona.collections.Long2LongHashMap;
 import org.agrona.collections.Long2ObjectHashMap;
 import org.agrona.collections.LongArrayList;
@@ -813,7 +812,6 @@ final class Collector {
         Long2LongHashMap indegree = new Long2LongHashMap(0);
         Long2ObjectHashMap<long[]> info = new Long2ObjectHashMap<>(); // address -> {len, gen}
         Map<Long, LongArrayList> rootsAt = new HashMap<>();
-        long leafBlocks = 0; // blocks the leaves list, each leaf once: at least as many as the distinct blocks
         store.reclaimLock().readLock().lock();
         try {
             for (Root r : snap.roots) {
@@ -834,9 +832,6 @@ final class Collector {
                     if (n.isLeaf()) {
                         leaves.put(p[0], n);
                         children.put(p[0], new long[0]);
-                        for (int i = 0; i < n.count(); i++) {
-                            leafBlocks += n.value(i).blocks;
-                        }
                     } else {
                         long[] c = new long[n.count()];
                         for (int i = 0; i < n.count(); i++) {
@@ -872,27 +867,16 @@ final class Collector {
                 out.put(r.id, new long[2]);
             }
         }
-        // per block, keyed by physical address: SHARED once two roots reach it (through one node
-        // or several), else its one owner and the log2 of its size packed in one value, so each
-        // block costs one lookup and one store however many trees list it
-        // sized for its blocks up front: grown from empty it rehashed through every smaller table,
-        // as much fresh memory again as the final one (2 MiB for 70,000 blocks). Leaves that
-        // list the same blocks (a clone's, or one rewritten in a later snapshot) count them
-        // twice, so the estimate is capped by the blocks the store's files could hold, and past
-        // 16 M slots the table grows as it goes
-        long storeBytes = 0;
-        for (long size : snap.sizes.values()) {
-            storeBytes += size;
-        }
+        // per block, by physical address: SHARED once two roots reach it (through one node or
+        // several), else its one owner and the log2 of its size packed in one value, so each block
+        // costs one array store however many trees list it
         int minBlock = Integer.MAX_VALUE;
         for (Root r : snap.roots) {
             if (!r.catalog) {
                 minBlock = Math.min(minBlock, Math.max(1, r.blockSize));
             }
         }
-        long expected = Math.min(leafBlocks, storeBytes / Math.max(1, minBlock));
-        Long2LongHashMap refs = new Long2LongHashMap((int) Math.min(1 << 24, expected / Hashing.DEFAULT_LOAD_FACTOR + 1),
-                Hashing.DEFAULT_LOAD_FACTOR, UNREFERENCED);
+        BlockRefs refs = new BlockRefs(snap.sizes, minBlock);
         while (!ready.isEmpty()) {
             long a = ready.poll();
             long ra = reach.get(a);
@@ -904,8 +888,7 @@ final class Collector {
                 for (int i = 0; i < leaf.count(); i++) {
                     Extent x = leaf.value(i);
                     for (int b = 0; b < x.blocks; b++) {
-                        long addr = x.address + (long) b * bs;
-                        refs.put(addr, refs.get(addr) == UNREFERENCED ? single : SHARED);
+                        refs.mark(x.address + (long) b * bs, single);
                     }
                 }
             }
@@ -929,15 +912,81 @@ final class Collector {
             }
             out.get(r.id)[0] = blocks(r.root.address(), children, leaves, subtree) * r.blockSize;
         }
-        refs.forEachLong((addr, ref) -> { // not forEach, which boxes both longs of every block
-            if (ref >= 0) {
-                long[] s = out.get(ref >>> 5);
-                if (s != null) {
-                    s[1] += 1L << (ref & 31);
-                }
+        refs.forEachOwned(ref -> {
+            long[] s = out.get(ref >>> 5);
+            if (s != null) {
+                s[1] += 1L << (ref & 31);
             }
         });
         return out;
+    }
+
+    /**
+     * {@link #space()}'s value of every block, by physical address: an array per segment indexed
+     * by offset ÷ the smallest block size (8 bytes per such unit of the file, filled as the
+     * segment's first block is marked), and a map for an address that fits none (off that
+     * grid, or past the file's end). A hash map keyed by address cost a probe into a table of
+     * 16-byte slots per block, and most of the time a check's cross-check spent computing space.
+     */
+    private static final class BlockRefs {
+        private final Map<Long, Long> sizes;
+        private final int unit;
+        private final Long2ObjectHashMap<long[]> segments = new Long2ObjectHashMap<>();
+        private final Long2LongHashMap other = new Long2LongHashMap(UNREFERENCED);
+        private long lastSegment = -1;
+        private long[] last;
+
+        BlockRefs(Map<Long, Long> sizes, int unit) {
+            this.sizes = sizes;
+            this.unit = unit;
+        }
+
+        /** Records that the root {@code single} names (or {@link #SHARED}) reaches the block at {@code address}. */
+        void mark(long address, long single) {
+            long offset = LogAddress.offset(address);
+            long[] a = offset % unit == 0 ? array(LogAddress.segment(address)) : null;
+            long i = offset / unit;
+            if (a != null && i < a.length) {
+                a[(int) i] = a[(int) i] == UNREFERENCED ? single : SHARED;
+            } else {
+                other.put(address, other.get(address) == UNREFERENCED ? single : SHARED);
+            }
+        }
+
+        private long[] array(long segment) {
+            if (segment == lastSegment) {
+                return last;
+            }
+            long[] a = segments.get(segment);
+            if (a == null) {
+                Long size = sizes.get(segment);
+                if (size == null) {
+                    return null;
+                }
+                a = new long[(int) Math.min(Integer.MAX_VALUE - 16, size / unit + 1)];
+                java.util.Arrays.fill(a, UNREFERENCED);
+                segments.put(segment, a);
+            }
+            lastSegment = segment;
+            last = a;
+            return a;
+        }
+
+        /** Each value of a block one root alone reaches. */
+        void forEachOwned(java.util.function.LongConsumer c) {
+            for (long[] a : segments.values()) {
+                for (long v : a) {
+                    if (v >= 0) {
+                        c.accept(v);
+                    }
+                }
+            }
+            other.forEachLong((address, v) -> { // not forEach, which boxes both longs of every block
+                if (v >= 0) {
+                    c.accept(v);
+                }
+            });
+        }
     }
 
     /** {@link #space()}'s per-block map: no root reaches the block yet, or several do. */
