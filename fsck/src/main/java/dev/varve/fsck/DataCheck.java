@@ -310,9 +310,7 @@ final class DataCheck {
     private void verify(Segment seg, long from, long to, List<Pending> run, DataScan.Sectors sectors)
             throws IOException {
         long size = sectors.size;
-        long covered = Math.max(0, Math.min(to, size) - from);
-        bytes += covered;
-        meter.add(covered);
+        bytes += Math.max(0, Math.min(to, size) - from); // the scan told the meter as it read
         for (Pending p : run) {
             for (int b = 0; b < p.extent.blocks; b++) {
                 long blockAddr = p.address + (long) b * p.blockSize;

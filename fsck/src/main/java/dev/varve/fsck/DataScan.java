@@ -62,15 +62,18 @@ final class DataScan implements Closeable {
 
     private final DirectReads direct;
     private final List<DirectReads.Run> runs;
+    /** Told of the bytes read as they are read: the data check adds none for blocks checked from here. */
+    private final Meter meter;
     private final Map<Long, Sectors> sectors = new HashMap<>();
     private final Thread thread;
     private volatile boolean stopped;
     private volatile Exception failure;
     private boolean joined;
 
-    private DataScan(DirectReads direct, List<DirectReads.Run> runs) {
+    private DataScan(DirectReads direct, List<DirectReads.Run> runs, Meter meter) {
         this.direct = direct;
         this.runs = runs;
+        this.meter = meter;
         thread = new Thread(this::readAll, "varve-fsck-data-scan");
         thread.setDaemon(true);
     }
@@ -79,7 +82,7 @@ final class DataScan implements Closeable {
      * Starts reading the data segments among {@code segments}; null when there is none, or their
      * CRCs would not fit the {@link #budget}.
      */
-    static DataScan start(DirectReads direct, List<Segment> segments) {
+    static DataScan start(DirectReads direct, List<Segment> segments, Meter meter) {
         List<DirectReads.Run> runs = new ArrayList<>();
         long bytes = 0;
         for (Segment s : segments) {
@@ -102,7 +105,7 @@ final class DataScan implements Closeable {
         if (runs.isEmpty() || (bytes + SECTOR - 1) / SECTOR * 4 > budget()) {
             return null;
         }
-        DataScan d = new DataScan(direct, runs);
+        DataScan d = new DataScan(direct, runs, meter);
         d.thread.start();
         return d;
     }
@@ -120,14 +123,20 @@ final class DataScan implements Closeable {
         try (DirectReads.Ahead ahead = direct.ahead(runs)) {
             Sectors current = null;
             long segment = -1;
+            boolean fileEnded = false;
             for (DirectReads.Piece p; !stopped && (p = ahead.next()) != null; ) {
                 if (p.segment != segment) {
                     segment = p.segment;
+                    fileEnded = false;
                     current = new Sectors(sizeOf(segment));
                     synchronized (sectors) {
                         sectors.put(segment, current);
                     }
                 }
+                if (fileEnded) {
+                    continue; // read past where a read found the file ends: nothing there
+                }
+                fileEnded = p.bytes < p.wanted;
                 ByteBuffer b = p.buffer.duplicate();
                 int i = (int) (p.position / SECTOR);
                 for (int at = 0; at < p.bytes; at += SECTOR, i++) {
@@ -137,6 +146,7 @@ final class DataScan implements Closeable {
                     current.crcs[i] = (int) crc.getValue();
                 }
                 current.size = p.end();
+                meter.add(p.bytes);
             }
         } catch (IOException | RuntimeException e) {
             failure = e;

@@ -1,6 +1,9 @@
 package dev.varve.fsck;
 
-/** Counts the bytes a check has read and tells the listener, at most every 4 MiB. */
+/**
+ * Counts the bytes a check has read and tells the listener, at most every 4 MiB. The data scan
+ * counts from a thread of its own, so every call holds this meter's lock, the listener's too.
+ */
 final class Meter {
     private static final long STEP = 4L << 20;
     private final Fsck.Listener listener;
@@ -11,11 +14,11 @@ final class Meter {
         this.listener = listener == null ? Fsck.Listener.NONE : listener;
     }
 
-    void start(long totalBytes) {
+    synchronized void start(long totalBytes) {
         listener.start(totalBytes);
     }
 
-    void add(long bytes) {
+    synchronized void add(long bytes) {
         done += bytes;
         if (done - told >= STEP) {
             told = done;
@@ -23,11 +26,11 @@ final class Meter {
         }
     }
 
-    long done() {
+    synchronized long done() {
         return done;
     }
 
-    void finish() {
+    synchronized void finish() {
         listener.checked(done);
     }
 }

@@ -140,7 +140,7 @@ final class Survey implements Closeable {
         // is scanned and the trees walked, where the file system allows it (DataScan); otherwise
         // it reads the extents' runs after the walk, through the page cache filled meanwhile
         DirectReads direct = files && DirectReads.enabled() ? DirectReads.open(storage, log.segments()) : null;
-        DataScan whole = direct != null ? DataScan.start(direct, log.segments()) : null;
+        DataScan whole = direct != null ? DataScan.start(direct, log.segments(), meter) : null;
         try (DirectReads closing = direct;
                 DataScan stopping = whole;
                 Readahead ahead = files && direct == null ? Readahead.start(storage, log.segments())

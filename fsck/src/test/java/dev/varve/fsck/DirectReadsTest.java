@@ -209,4 +209,46 @@ class DirectReadsTest {
         // a batch is read across every segment, so batches read some bytes again
         assertTrue(batched.dataBytes() >= buffered.dataBytes(), batched.dataBytes() + " bytes read in batches");
     }
+
+    @Test
+    void progressCountsTheDataAsTheScanReadsIt() throws Exception {
+        Path s = dir.resolve("progress");
+        Random r = new Random(13);
+        try (Store store = Store.create(s, StoreOptions.defaults().withSegmentSize(4 << 20))) {
+            Volume v = store.createVolume("vm", 64L << 20);
+            byte[] b = new byte[1 << 20];
+            for (int i = 0; i < 24; i++) {
+                r.nextBytes(b);
+                v.write((long) i << 20, b, 0, b.length);
+            }
+        }
+        long dataBytes = 0;
+        try (Stream<Path> files = Files.list(s)) {
+            for (Path p : files.filter(p -> p.toString().endsWith(".seg")).toList()) {
+                assumeTrue(directWorks(p), "no direct I/O on " + s);
+                if (kind(p) == SegmentLayout.KIND_DATA) {
+                    dataBytes += Files.size(p);
+                }
+            }
+        }
+        long[] seen = {-1, 0, 0};
+        Report rep = Fsck.check(s, false, new Fsck.Listener() {
+            @Override
+            public void start(long totalBytes) {
+                seen[0] = totalBytes;
+            }
+
+            @Override
+            public void checked(long bytes) {
+                if (bytes < seen[1]) {
+                    seen[2]++; // asserted below: an assertion here would fail on the scan's thread
+                }
+                seen[1] = bytes;
+            }
+        });
+        assertTrue(rep.clean(), rep.summary());
+        assertEquals(0, seen[2], "progress never goes back");
+        assertTrue(dataBytes > (20 << 20), "data " + dataBytes);
+        assertTrue(seen[1] >= dataBytes && seen[1] <= seen[0], seen[1] + " of " + seen[0] + ", data " + dataBytes);
+    }
 }
