@@ -887,9 +887,7 @@ final class Collector {
                 long single = ra == 1 && oa >= 0 ? oa << 5 | Integer.numberOfTrailingZeros(bs) : SHARED;
                 for (int i = 0; i < leaf.count(); i++) {
                     Extent x = leaf.value(i);
-                    for (int b = 0; b < x.blocks; b++) {
-                        refs.mark(x.address + (long) b * bs, single);
-                    }
+                    refs.mark(x.address, x.blocks, bs, single);
                 }
             }
             for (long c : children.get(a)) {
@@ -941,15 +939,30 @@ final class Collector {
             this.unit = unit;
         }
 
-        /** Records that the root {@code single} names (or {@link #SHARED}) reaches the block at {@code address}. */
-        void mark(long address, long single) {
+        /**
+         * Records that the root {@code single} names (or {@link #SHARED}) reaches the {@code blocks}
+         * blocks of {@code size} bytes from {@code address} on: one extent, all in one segment.
+         */
+        void mark(long address, int blocks, int size, long single) {
             long offset = LogAddress.offset(address);
-            long[] a = offset % unit == 0 ? array(LogAddress.segment(address)) : null;
-            long i = offset / unit;
-            if (a != null && i < a.length) {
-                a[(int) i] = a[(int) i] == UNREFERENCED ? single : SHARED;
-            } else {
-                other.put(address, other.get(address) == UNREFERENCED ? single : SHARED);
+            long[] a = offset % unit == 0 && size % unit == 0 ? array(LogAddress.segment(address)) : null;
+            long first = offset / unit;
+            int step = size / unit;
+            if (a != null && first + (long) (blocks - 1) * step < a.length) {
+                for (int b = 0, i = (int) first; b < blocks; b++, i += step) {
+                    a[i] = a[i] == UNREFERENCED ? single : SHARED;
+                }
+                return;
+            }
+            for (int b = 0; b < blocks; b++) { // block by block: where a block is kept depends on it alone
+                long at = address + (long) b * size;
+                long[] in = LogAddress.offset(at) % unit == 0 ? array(LogAddress.segment(at)) : null;
+                long i = LogAddress.offset(at) / unit;
+                if (in != null && i < in.length) {
+                    in[(int) i] = in[(int) i] == UNREFERENCED ? single : SHARED;
+                } else {
+                    other.put(at, other.get(at) == UNREFERENCED ? single : SHARED);
+                }
             }
         }
 

@@ -354,14 +354,15 @@ final class ContentCheck {
             bytes += 8 + Extent.CODEC.encodedLength(e);
             liveSegments.add(LogAddress.segment(e.address));
             refer(e.address);
-            referDataBytes(e.address, (long) e.blocks * blockSize);
             if (k < prevEnd) {
                 add(dmg, findings.slot("extent-overlap", LogAddress.segment(addr), LogAddress.offset(addr),
                         "the extent at block " + k + " overlaps the one before it (which ends at block " + prevEnd + ")"),
                         k, prevEnd);
             }
             prevEnd = Math.max(prevEnd, k + e.blocks);
-            data.add(e, blockSize);
+            if (data.add(e, blockSize)) { // the trees share most extents: each counted once
+                referDataBytes(e.address, (long) e.blocks * blockSize);
+            }
         }
         TreeKind x = TreeKind.EXTENTS;
         if (n.count() > x.maxLeaf || (bytes > x.maxLeafBytes && n.count() > 1)) {

@@ -122,20 +122,25 @@ final class DataCheck {
         }
     }
 
-    void add(Extent e, int blockSize) throws IOException {
-        if (fast) {
-            return;
-        }
+    /**
+     * Queues an extent's blocks to be checked, unless an extent from the same address at least as
+     * long already was (in a fast check, only notes it). Returns whether it was new.
+     */
+    boolean add(Extent e, int blockSize) throws IOException {
         long len = (long) e.blocks * blockSize;
         if (queued.get(e.address) >= len) {
-            return;
+            return false;
         }
         queued.put(e.address, len);
+        if (fast) {
+            return true;
+        }
         pending.add(new Pending(e.address, blockSize, e));
         pendingBytes += bytesHeld(e);
         if (pendingBytes >= budget) {
             flush();
         }
+        return true;
     }
 
     /** Reads and verifies everything gathered so far. */
