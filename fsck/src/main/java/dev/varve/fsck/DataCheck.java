@@ -33,10 +33,12 @@ import org.agrona.collections.Long2LongHashMap;
  * 145 runs for one batch), when the batch was 512 MiB of data however small the extents.
  * {@code -Dvarve.fsck.extentMemory=BYTES} sets the budget.
  *
- * <p>Given {@link DirectReads}, the runs are read with direct I/O, from the file system block at
- * or before each run's start, and a thread reads the next pieces of the batch's runs while this
- * verifies one ({@link DirectReads.Ahead}); a block no piece holds whole (across two pieces, or
- * behind, for overlapping extents) is read here, as without them.
+ * <p>Given {@link SegmentReads} (a check of a directory), the runs are read through them, from
+ * the file system block at or before each run's start, threads reading the next pieces of the
+ * batch's runs while this verifies one ({@link SegmentReads.Ahead}); a block no piece holds whole
+ * (across two pieces, or behind, for overlapping extents) is read here, as without them. Given a
+ * {@link DataScan} that read a run's segment whole, its blocks are checked from the scan's CRCs
+ * and not read again.
  *
  * <p>A run is read front to back in pieces of up to {@link LogScan#WINDOW_BYTES}, into the
  * buffer the log scan read the meta segments through, not a buffer of its own: memory a process
@@ -62,8 +64,8 @@ final class DataCheck {
     private final Meter meter;
     private final boolean fast;
     private final Runnable beforeReading;
-    /** The data segments opened for direct reads, or null: read through the log's storage. */
-    private final DirectReads direct;
+    /** The data segment files opened for this check's reads, or null: read through the log's storage. */
+    private final SegmentReads reads;
     /** The CRCs of every 4 KiB of the data segments, read while the trees were walked, or null. */
     private final DataScan scan;
     private final List<Pending> pending = new ArrayList<>();
@@ -94,15 +96,15 @@ final class DataCheck {
      * for a block that does not fit; nothing else may use it while this reads.
      */
     DataCheck(Log log, Findings findings, Meter meter, boolean fast, Runnable beforeReading, ByteBuffer buffer,
-            DirectReads direct, DataScan scan) {
+            SegmentReads reads, DataScan scan) {
         this.log = log;
         this.findings = findings;
         this.meter = meter;
         this.fast = fast;
         this.beforeReading = beforeReading;
-        this.direct = direct;
+        this.reads = reads;
         this.scan = scan;
-        this.buf = direct != null ? null : buffer;
+        this.buf = reads != null ? null : buffer;
         this.budget = Long.getLong("varve.fsck.extentMemory", BUDGET_BYTES);
     }
 
@@ -171,14 +173,14 @@ final class DataCheck {
             runs.add(new long[] {i, j, start, end});
             i = j;
         }
-        DirectReads.Ahead ahead = null;
-        if (direct != null && scan == null) {
-            List<DirectReads.Run> plan = new ArrayList<>(runs.size());
+        SegmentReads.Ahead ahead = null;
+        if (reads != null && scan == null) {
+            List<SegmentReads.Run> plan = new ArrayList<>(runs.size());
             for (long[] r : runs) {
                 long off = LogAddress.offset(r[2]);
-                plan.add(new DirectReads.Run(LogAddress.segment(r[2]), off, off + (r[3] - r[2])));
+                plan.add(new SegmentReads.Run(LogAddress.segment(r[2]), off, off + (r[3] - r[2])));
             }
-            ahead = direct.ahead(plan);
+            ahead = reads.ahead(plan);
         }
         try {
             for (long[] r : runs) {
@@ -193,7 +195,7 @@ final class DataCheck {
         pendingBytes = 0;
     }
 
-    private void verify(long segId, long start, long end, List<Pending> run, DirectReads.Ahead ahead)
+    private void verify(long segId, long start, long end, List<Pending> run, SegmentReads.Ahead ahead)
             throws IOException {
         if (badSegments.containsKey(segId)) {
             return;
@@ -215,7 +217,7 @@ final class DataCheck {
             return;
         }
         if (buf == null) {
-            buf = direct != null ? direct.buffer(LogScan.WINDOW_BYTES) : ByteBuffer.allocateDirect(LogScan.WINDOW_BYTES);
+            buf = reads != null ? reads.buffer(LogScan.WINDOW_BYTES) : ByteBuffer.allocateDirect(LogScan.WINDOW_BYTES);
         }
         long runEnd = LogAddress.offset(start) + (end - start);
         DataScan.Sectors sectors = scan != null ? scan.sectors(segId) : null;
@@ -223,8 +225,8 @@ final class DataCheck {
             verify(seg, LogAddress.offset(start), runEnd, run, sectors);
             return;
         }
-        FileChannel ch = direct != null ? direct.channel(segId) : null;
-        int align = ch != null ? direct.alignment : 1;
+        FileChannel ch = reads != null ? reads.channel(segId) : null;
+        int align = ch != null ? reads.alignment : 1;
         // the file's bytes [windowStart, windowStart + windowBytes) are in buf; those up to
         // readTo have been read (and counted) once; eof is where a short read found the file
         // ends, or -1
@@ -239,7 +241,7 @@ final class DataCheck {
                 long off = LogAddress.offset(blockAddr);
                 if (ahead != null && ch != null && (off < windowStart || off + p.blockSize > windowStart + windowBytes)
                         && (eof < 0 || off + p.blockSize <= eof)) {
-                    DirectReads.Piece piece = ahead.take(segId, off, p.blockSize);
+                    SegmentReads.Piece piece = ahead.take(segId, off, p.blockSize);
                     if (piece != null) {
                         windowStart = piece.position;
                         windowBytes = piece.bytes;
@@ -260,16 +262,16 @@ final class DataCheck {
                     // one read of the run would), or back to a block an overlapping extent
                     // already passed
                     long from = off >= readTo ? readTo : off;
-                    from -= Math.floorMod(from, align); // direct reads start on a block of the file system
+                    from -= Math.floorMod(from, align); // reads start on a block of the file system
                     int need = alignUp((int) (off + p.blockSize - from), align);
                     if (buf.capacity() < need) {
-                        buf = direct != null ? direct.buffer(need) : ByteBuffer.allocateDirect(need);
+                        buf = reads != null ? reads.buffer(need) : ByteBuffer.allocateDirect(need);
                     }
                     d = buf.duplicate();
                     int want = (int) Math.max(need, Math.min(buf.capacity() - buf.capacity() % align,
                             alignUp(runEnd - from, align)));
                     buf.clear().limit(want);
-                    int n = ch != null ? direct.read(ch, buf, from) : seg.file.read(buf, from);
+                    int n = ch != null ? reads.read(ch, buf, from) : seg.file.read(buf, from);
                     windowStart = from;
                     windowBytes = n;
                     if (n < want) {
@@ -334,10 +336,10 @@ final class DataCheck {
         }
     }
 
-    /** Keeps a direct read buffer for the next check in this process; call when the check is done. */
+    /** Keeps the read buffer for the next check in this process; call when the check is done. */
     void release() {
-        if (direct != null) {
-            DirectReads.keep(buf);
+        if (reads != null) {
+            SegmentReads.keep(buf);
             buf = null;
         }
     }

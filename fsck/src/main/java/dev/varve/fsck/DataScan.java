@@ -13,7 +13,8 @@ import java.util.Map;
 import java.util.zip.CRC32C;
 
 /**
- * Reads every data segment front to back, with direct I/O, while the log is scanned and the
+ * Reads every data segment front to back ({@link SegmentReads}: through the page cache, or with
+ * direct I/O), while the log is scanned and the
  * trees walked, and keeps the CRC32C of each 4 KiB ({@link #SECTOR}) of each: 4 bytes for
  * every 4 KiB read, 0.1% of the data. When the walk has listed the extents, a block that starts
  * on a 4 KiB boundary and is a multiple of 4 KiB long is checked from those CRCs
@@ -60,8 +61,8 @@ final class DataScan implements Closeable {
         }
     }
 
-    private final DirectReads direct;
-    private final List<DirectReads.Run> runs;
+    private final SegmentReads direct;
+    private final List<SegmentReads.Run> runs;
     /** Told of the bytes read as they are read: the data check adds none for blocks checked from here. */
     private final Meter meter;
     private final Map<Long, Sectors> sectors = new HashMap<>();
@@ -70,7 +71,7 @@ final class DataScan implements Closeable {
     private volatile Exception failure;
     private boolean joined;
 
-    private DataScan(DirectReads direct, List<DirectReads.Run> runs, Meter meter) {
+    private DataScan(SegmentReads direct, List<SegmentReads.Run> runs, Meter meter) {
         this.direct = direct;
         this.runs = runs;
         this.meter = meter;
@@ -82,8 +83,8 @@ final class DataScan implements Closeable {
      * Starts reading the data segments among {@code segments}; null when there is none, or their
      * CRCs would not fit the {@link #budget}.
      */
-    static DataScan start(DirectReads direct, List<Segment> segments, Meter meter) {
-        List<DirectReads.Run> runs = new ArrayList<>();
+    static DataScan start(SegmentReads direct, List<Segment> segments, Meter meter) {
+        List<SegmentReads.Run> runs = new ArrayList<>();
         long bytes = 0;
         for (Segment s : segments) {
             if (s.kind != SegmentLayout.KIND_DATA) {
@@ -99,7 +100,7 @@ final class DataScan implements Closeable {
             } catch (IOException e) {
                 continue; // the data check reads it through the storage, and reports what fails
             }
-            runs.add(new DirectReads.Run(s.id, 0, size));
+            runs.add(new SegmentReads.Run(s.id, 0, size));
             bytes += size;
         }
         if (runs.isEmpty() || (bytes + SECTOR - 1) / SECTOR * 4 > budget()) {
@@ -120,11 +121,11 @@ final class DataScan implements Closeable {
 
     private void readAll() {
         CRC32C crc = new CRC32C();
-        try (DirectReads.Ahead ahead = direct.ahead(runs)) {
+        try (SegmentReads.Ahead ahead = direct.ahead(runs)) {
             Sectors current = null;
             long segment = -1;
             boolean fileEnded = false;
-            for (DirectReads.Piece p; !stopped && (p = ahead.next()) != null; ) {
+            for (SegmentReads.Piece p; !stopped && (p = ahead.next()) != null; ) {
                 if (p.segment != segment) {
                     segment = p.segment;
                     fileEnded = false;
@@ -154,7 +155,7 @@ final class DataScan implements Closeable {
     }
 
     private int sizeOf(long segment) {
-        for (DirectReads.Run r : runs) {
+        for (SegmentReads.Run r : runs) {
             if (r.segment() == segment) {
                 return (int) ((r.to() + SECTOR - 1) / SECTOR);
             }

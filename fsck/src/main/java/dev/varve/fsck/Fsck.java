@@ -71,7 +71,7 @@ public final class Fsck {
      * comparison costs no time of its own on a machine with a core to spare; they are used
      * only if the store checks clean, and the thread is always done before this returns. A full
      * check reads the data blocks with direct I/O where the file system allows it, a thread
-     * reading the next pieces while the check verifies one ({@link DirectReads}): the check does
+     * reading the next pieces while the check verifies one ({@link SegmentReads}): the check does
      * not fill the page cache with blocks it reads once. Where it does not, it reads through the
      * page cache, filled on a third thread while the log is scanned and the trees walked
      * ({@link Readahead}). Neither changes a finding.

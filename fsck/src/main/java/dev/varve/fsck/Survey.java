@@ -101,9 +101,10 @@ final class Survey implements Closeable {
     /**
      * As {@link #run(Storage, boolean, Meter)}; given {@code scanned} (for a storage of real files;
      * run once the log is scanned), a full
-     * check reads the data with direct I/O where the file system allows it ({@link DirectReads}),
-     * and otherwise reads the data segments into the page cache on a thread of its own while the
-     * log is scanned and the trees walked ({@link Readahead}). Neither changes a finding.
+     * check reads the data segments whole while the log is scanned and the trees are walked
+     * ({@link DataScan}, {@link SegmentReads}), or reads them into the page cache on a thread of
+     * its own meanwhile and the extents' runs after the walk ({@link Readahead}). Neither changes
+     * a finding.
      */
     static Survey run(Storage storage, boolean fast, Meter meter, Runnable scanned) {
         Survey s = new Survey(storage, fast, meter);
@@ -136,21 +137,23 @@ final class Survey implements Closeable {
         }
         log = new Log(storage, uuidHi, uuidLo, segmentSize, 1);
         log.openExisting();
-        // a full check of real files reads the data segments whole with direct I/O while the log
-        // is scanned and the trees walked, where the file system allows it (DataScan); otherwise
-        // it reads the extents' runs after the walk, through the page cache filled meanwhile
-        DirectReads direct = files && DirectReads.enabled() ? DirectReads.open(storage, log.segments()) : null;
-        DataScan whole = direct != null ? DataScan.start(direct, log.segments(), meter) : null;
-        try (DirectReads closing = direct;
+        // a full check of real files reads the data segments whole while the log is scanned and
+        // the trees walked (DataScan); else it reads the extents' runs after the walk, through
+        // the page cache filled meanwhile (Readahead)
+        String mode = SegmentReads.mode();
+        SegmentReads reads = files && !mode.equals("off") ? SegmentReads.open(storage, log.segments(),
+                mode.equals("direct")) : null;
+        DataScan whole = reads != null ? DataScan.start(reads, log.segments(), meter) : null;
+        try (SegmentReads closing = reads;
                 DataScan stopping = whole;
-                Readahead ahead = files && direct == null ? Readahead.start(storage, log.segments())
-                        : Readahead.NONE) {
+                Readahead ahead = files && whole == null && (reads == null || !reads.directIo)
+                        ? Readahead.start(storage, log.segments()) : Readahead.NONE) {
             segmentHeaders();
             meter.start(totalBytes());
             // one buffer for the check's large reads: the meta segments' windows, then the data runs
             scan = LogScan.scan(log, meter, ByteBuffer.allocateDirect(LogScan.WINDOW_BYTES));
             scanned.run();
-            data = new DataCheck(log, findings, meter, fast, ahead::stop, scan.buffer(), direct, whole);
+            data = new DataCheck(log, findings, meter, fast, ahead::stop, scan.buffer(), reads, whole);
             content = new ContentCheck(log, findings, data);
             if (!findEnd()) {
                 return;

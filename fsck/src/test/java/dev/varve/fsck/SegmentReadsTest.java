@@ -29,12 +29,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The data check's direct reads: the whole data segments read while the trees are walked and
- * checked from their 4 KiB CRCs ({@link DataScan}), or each run read after the walk with a thread
- * reading ahead ({@link DirectReads.Ahead}), against the same check through the page cache, and
- * in batches against one batch.
+ * The ways a check reads its data: the whole data segments read while the trees are walked and
+ * checked from their 4 KiB CRCs ({@link DataScan}), through the page cache or with direct I/O;
+ * each run read after the walk with threads reading ahead ({@link SegmentReads.Ahead}); the runs
+ * read through the storage as before the scan; and in batches. Each must find what the others do.
  */
-class DirectReadsTest {
+class SegmentReadsTest {
     @TempDir
     Path dir;
 
@@ -55,15 +55,15 @@ class DirectReadsTest {
         new Random(3).nextBytes(content);
         Files.write(d.resolve(SegmentLayout.fileName(7)), content);
         assumeTrue(directWorks(d.resolve(SegmentLayout.fileName(7))), "no direct I/O on " + d);
-        DirectReads direct = DirectReads.open(FileStorage.readOnly(d), 7);
+        SegmentReads direct = SegmentReads.open(FileStorage.readOnly(d), 7, true);
         assertNotNull(direct, "a data segment on a file system with direct I/O");
         int a = direct.alignment;
         long firstFrom = 3 * a + 100; // a run need not start on a block of the file system
         long firstTo = 3L << 20;
-        List<DirectReads.Run> runs = List.of(new DirectReads.Run(7, firstFrom, firstTo),
-                new DirectReads.Run(7, 4L << 20, content.length + 5000L));
-        try (DirectReads.Ahead ahead = direct.ahead(runs)) {
-            DirectReads.Piece p = ahead.take(7, firstFrom, 4096);
+        List<SegmentReads.Run> runs = List.of(new SegmentReads.Run(7, firstFrom, firstTo),
+                new SegmentReads.Run(7, 4L << 20, content.length + 5000L));
+        try (SegmentReads.Ahead ahead = direct.ahead(runs)) {
+            SegmentReads.Piece p = ahead.take(7, firstFrom, 4096);
             assertNotNull(p);
             assertEquals(3L * a, p.position, "read from the block boundary before the run's start");
             assertEquals(LogScan.WINDOW_BYTES, p.bytes);
@@ -71,18 +71,18 @@ class DirectReadsTest {
             assertContent(content, p, p.position, p.bytes);
             // a block across the end of the piece is in no piece whole: the check reads it itself
             assertNull(ahead.take(7, p.end() - 100, 4096));
-            DirectReads.Piece next = ahead.take(7, p.end(), 4096);
+            SegmentReads.Piece next = ahead.take(7, p.end(), 4096);
             assertEquals(p.end(), next.position, "pieces follow on");
             assertContent(content, next, next.position, next.bytes);
             // the last piece of the first run ends at the block boundary after the run's end
-            DirectReads.Piece last = ahead.take(7, firstTo - 4096, 4096);
+            SegmentReads.Piece last = ahead.take(7, firstTo - 4096, 4096);
             assertTrue(last.end() >= firstTo && last.end() - firstTo < a, "last piece ends " + last.end());
             // a block behind what was read ahead: null, and the next run's pieces are still there
             assertNull(ahead.take(7, 0, 4096));
-            DirectReads.Piece second = ahead.take(7, (4L << 20) + 4096, 4096);
+            SegmentReads.Piece second = ahead.take(7, (4L << 20) + 4096, 4096);
             assertEquals(4L << 20, second.position);
             assertContent(content, second, second.position, second.bytes);
-            DirectReads.Piece tail = ahead.take(7, content.length - 1000, 1000);
+            SegmentReads.Piece tail = ahead.take(7, content.length - 1000, 1000);
             assertNotNull(tail, "the piece where the file ends");
             assertEquals(content.length, tail.end(), "a short last piece: the file ends there");
             assertTrue(tail.bytes < tail.wanted);
@@ -94,7 +94,7 @@ class DirectReadsTest {
         }
     }
 
-    private static void assertContent(byte[] content, DirectReads.Piece p, long from, int bytes) {
+    private static void assertContent(byte[] content, SegmentReads.Piece p, long from, int bytes) {
         ByteBuffer b = p.buffer.duplicate();
         b.position(0).limit(bytes);
         byte[] got = new byte[bytes];
@@ -161,17 +161,23 @@ class DirectReadsTest {
         }
     }
 
-    private static Report checkWith(Path s, String property, String value) {
-        String before = System.getProperty(property);
-        System.setProperty(property, value);
+    /** A full check with system properties set (name, value, name, value...), restored after. */
+    private static Report checkWith(Path s, String... properties) {
+        Map<String, String> before = new java.util.HashMap<>();
+        for (int i = 0; i < properties.length; i += 2) {
+            before.put(properties[i], System.getProperty(properties[i]));
+            System.setProperty(properties[i], properties[i + 1]);
+        }
         try {
             return Fsck.check(s, false);
         } finally {
-            if (before == null) {
-                System.clearProperty(property);
-            } else {
-                System.setProperty(property, before);
-            }
+            before.forEach((k, v) -> {
+                if (v == null) {
+                    System.clearProperty(k);
+                } else {
+                    System.setProperty(k, v);
+                }
+            });
         }
     }
 
@@ -187,10 +193,12 @@ class DirectReadsTest {
             assumeTrue(directWorks(files.filter(p -> p.toString().endsWith(".seg")).findFirst().orElseThrow()),
                     "no direct I/O on " + s);
         }
-        Report direct = Fsck.check(s, false);
-        Report buffered = checkWith(s, "varve.fsck.direct", "false");
+        Report direct = checkWith(s, "varve.fsck.scan", "direct");
+        Report buffered = checkWith(s, "varve.fsck.scan", "off"); // runs read after the walk, cached
         Report batched = checkWith(s, "varve.fsck.extentMemory", "4096");
         Report runs = checkWith(s, "varve.fsck.scanMemory", "0"); // each run read after the walk
+        Report runsDirect = checkWith(s, "varve.fsck.scanMemory", "0", "varve.fsck.scan", "direct");
+        Report scanCached = Fsck.check(s, false); // the scan through the page cache, the default
         List<String> want = findings(buffered);
         assertFalse(direct.clean());
         for (String kind : List.of("data-checksum", "data-missing")) {
@@ -199,13 +207,17 @@ class DirectReadsTest {
         assertEquals(3, want.stream().filter(f -> f.startsWith("data-checksum")).count(), String.join("\n", want));
         assertEquals(want, findings(direct), "direct reads find what buffered reads do");
         assertEquals(want, findings(batched), "checked in batches, the same");
-        assertEquals(want, findings(runs), "runs read with direct I/O after the walk, the same");
-        for (Report r : List.of(direct, batched, runs)) {
+        assertEquals(want, findings(runs), "runs read after the walk, threads ahead, the same");
+        assertEquals(want, findings(runsDirect), "and with direct I/O, the same");
+        assertEquals(want, findings(scanCached), "the scan through the page cache, the same");
+        for (Report r : List.of(direct, batched, runs, runsDirect, scanCached)) {
             assertEquals(buffered.dataBlocks(), r.dataBlocks());
             assertEquals(buffered.exitCode(), r.exitCode());
         }
         assertEquals(buffered.dataBytes(), direct.dataBytes(), "bytes checked");
         assertEquals(buffered.dataBytes(), runs.dataBytes(), "bytes read");
+        assertEquals(buffered.dataBytes(), runsDirect.dataBytes(), "bytes read");
+        assertEquals(buffered.dataBytes(), scanCached.dataBytes(), "bytes checked");
         // a batch is read across every segment, so batches read some bytes again
         assertTrue(batched.dataBytes() >= buffered.dataBytes(), batched.dataBytes() + " bytes read in batches");
     }

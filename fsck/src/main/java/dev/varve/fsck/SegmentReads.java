@@ -16,31 +16,30 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The data segments opened for direct I/O ({@code O_DIRECT}), which the data check reads its
- * runs through when the file system allows it, as xfs_repair reads a disk and as {@code fio
- * --direct=1} measures one. Two reasons:
+ * The data segment files of a check of a store directory, opened for the data scan
+ * ({@link DataScan}) and for the data check's runs, with threads that read the next pieces while
+ * the check uses one ({@link Ahead}). Reads are aligned to the file system's block size
+ * ({@link #alignment}) from the block boundary at or before a run's start, into buffers aligned to
+ * it, so that the files can be opened for direct I/O ({@code O_DIRECT}) as well as through the page
+ * cache. {@code -Dvarve.fsck.scan} chooses:
  * <ul>
- *   <li>A check reads every data block once and never again, so the page cache gains nothing
- *       from holding them; through it, a check of a store larger than the cache would push out
- *       what the VMs running beside it have cached.
- *   <li>Filling the page cache costs a page of memory per 4 KiB read. On a virtual machine
- *       whose host takes back free memory (free page reporting), each such page costs a fault
- *       in the host, so a buffered read runs at 1.1–4.2 GB/s on the benchmark's VM depending
- *       only on how long ago memory was freed; a direct read ran at 2.0–2.6 GB/s in every
- *       state (docs/BENCHMARKS.md, "fsck").
+ *   <li>{@code cached} (the default): through the page cache, with the kernel's readahead.
+ *   <li>{@code direct}: with direct I/O, as xfs_repair reads a disk; a check then leaves the page
+ *       cache as it found it, where a cached check of a store larger than memory pushes out what
+ *       the VMs beside it have cached. A file system that refuses it (tmpfs) is read cached.
+ *   <li>{@code off}: no scan; the data check reads its runs after the walk through the storage,
+ *       the page cache filled meanwhile by {@link Readahead} (the way of checks before the scan).
  * </ul>
- * Positions, lengths and buffer addresses must be multiples of the file system's block size
- * ({@link #alignment}); the data check reads from the block boundary at or before a run's start,
- * into a buffer aligned to it. Where a file cannot be opened so (tmpfs, some network file
- * systems), that file is read through the storage as before.
+ * On the benchmark's VM a cached read runs at 1.1–4.7 GB/s depending on whether the host still
+ * backs the free memory the page cache is filled into (free page reporting), a direct read at
+ * 1.4–3.8 GB/s; in turns, the cached scan checked at 1.7–2.7 GB/s and the direct one at 1.7 GB/s
+ * (docs/BENCHMARKS.md, "fsck"). Every mode finds the same problems ({@code SegmentReadsTest}).
  */
-final class DirectReads implements Closeable {
-    /**
-     * Whether a check of a directory reads with direct I/O: {@code -Dvarve.fsck.direct=false} reads
-     * through the page cache instead (to compare the two, or where direct I/O misbehaves).
-     */
-    static boolean enabled() {
-        return !"false".equals(System.getProperty("varve.fsck.direct"));
+final class SegmentReads implements Closeable {
+    /** How a check of a directory reads its data: {@code cached}, {@code direct} or {@code off} (see above). */
+    static String mode() {
+        String m = System.getProperty("varve.fsck.scan", "cached");
+        return m.equals("direct") || m.equals("off") ? m : "cached";
     }
 
     /** Read buffers kept between checks in one process: fresh memory costs a page fault per 4 KiB. */
@@ -53,36 +52,40 @@ final class DirectReads implements Closeable {
 
     private final Storage storage;
     final int alignment;
+    /** Opened with O_DIRECT, or through the page cache (reads are aligned the same either way). */
+    final boolean directIo;
     private final Map<Long, FileChannel> open = new HashMap<>();
 
-    private DirectReads(Storage storage, int alignment) {
+    private SegmentReads(Storage storage, int alignment, boolean directIo) {
         this.storage = storage;
         this.alignment = alignment;
+        this.directIo = directIo;
     }
 
     /**
-     * Direct reads of the data segments among {@code segments}, or null when there is none or the
-     * first cannot be opened for direct I/O (then the page cache is the better path, with
-     * {@link Readahead}).
+     * Reads of the data segments among {@code segments}, with direct I/O if {@code directIo} and the
+     * file system takes it, else through the page cache; null when there is no data segment or
+     * the first cannot be opened.
      */
-    static DirectReads open(Storage storage, List<Segment> segments) {
+    static SegmentReads open(Storage storage, List<Segment> segments, boolean directIo) {
         for (Segment s : segments) {
             if (s.kind == SegmentLayout.KIND_DATA) {
-                return open(storage, s.id);
+                SegmentReads r = directIo ? open(storage, s.id, true) : null;
+                return r != null ? r : open(storage, s.id, false);
             }
         }
         return null;
     }
 
-    /** Direct reads of data segments, or null when {@code segment}'s file cannot be opened for them. */
-    static DirectReads open(Storage storage, long segment) {
+    /** Reads of data segments, or null when {@code segment}'s file cannot be opened so. */
+    static SegmentReads open(Storage storage, long segment, boolean directIo) {
         try {
             Path p = storage.path(SegmentLayout.fileName(segment));
             long block = Files.getFileStore(p).getBlockSize();
             if (block <= 0 || block > (1 << 16) || Long.bitCount(block) != 1) {
                 return null;
             }
-            DirectReads d = new DirectReads(storage, (int) block);
+            SegmentReads d = new SegmentReads(storage, (int) block, directIo);
             if (d.channel(segment) == null) {
                 return null;
             }
@@ -92,13 +95,14 @@ final class DirectReads implements Closeable {
         }
     }
 
-    /** The segment's file opened for direct reads, or null when it cannot be (read it through the storage). */
+    /** The segment's file opened for this check's reads, or null when it cannot be (read it through the storage). */
     FileChannel channel(long segment) {
         FileChannel ch = open.get(segment);
         if (ch == null && !open.containsKey(segment)) {
             try {
-                ch = FileChannel.open(storage.path(SegmentLayout.fileName(segment)), StandardOpenOption.READ,
-                        ExtendedOpenOption.DIRECT);
+                Path p = storage.path(SegmentLayout.fileName(segment));
+                ch = directIo ? FileChannel.open(p, StandardOpenOption.READ, ExtendedOpenOption.DIRECT)
+                        : FileChannel.open(p, StandardOpenOption.READ);
             } catch (IOException | RuntimeException e) {
                 ch = null; // missing, or no direct I/O here: the storage's read reports or reads it
             }
