@@ -103,7 +103,7 @@ final class ContentCheck {
     /** The highest of them. */
     long maxSegment;
     /** Data segment -> byte ranges of it that the trees walked so far, and pending writes, point at. */
-    final Map<Long, Spans> dataRefs = new HashMap<>();
+    final Map<Long, ByteRanges> dataRefs = new HashMap<>();
     /** Nodes over the bounds this version writes (address -> what), in the order found. */
     final Map<Long, String> overfull = new LinkedHashMap<>();
     /**
@@ -212,7 +212,7 @@ final class ContentCheck {
 
     private void referDataBytes(long address, long bytes) {
         long off = LogAddress.offset(address);
-        dataRefs.computeIfAbsent(LogAddress.segment(address), k -> new Spans()).add(off, off + bytes);
+        dataRefs.computeIfAbsent(LogAddress.segment(address), k -> new ByteRanges()).add(off, off + bytes);
     }
 
     /** "the record at segment 3 offset 4096": the record holding a pointer (or a parent's keys). */

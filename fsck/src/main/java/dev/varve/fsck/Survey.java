@@ -187,7 +187,7 @@ final class Survey implements Closeable {
         for (var e : current.entries) {
             blockSizes.putIfAbsent(e.lineage, Math.max(1, e.blockSize));
         }
-        Map<Long, Spans> written = new HashMap<>();
+        Map<Long, ByteRanges> written = new HashMap<>();
         var w = scan.written;
         for (int i = 0; i + 2 < w.size(); i += 3) {
             long address = w.getLong(i);
@@ -200,7 +200,7 @@ final class Survey implements Closeable {
             Integer bs = blockSizes.get(w.getLong(i + 2)); // not getOrDefault, which boxes the default every time
             long end = Math.min(size, off + w.getLong(i + 1) * (bs == null ? MIN_BLOCK_SIZE : bs));
             if (off < end) {
-                written.computeIfAbsent(seg, k -> new Spans()).add(off, end);
+                written.computeIfAbsent(seg, k -> new ByteRanges()).add(off, end);
             }
         }
         Map<Long, Long> out = new TreeMap<>();

@@ -5,11 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
-/** {@link Spans} against {@link CommitContent.Ranges}, which merges as it goes, as the model. */
-class SpansTest {
+/** {@link ByteRanges} against {@link CommitContent.Ranges}, which merges as it goes, as the model. */
+class ByteRangesTest {
     @Test
     void touchingOverlappingAndNestedRangesMerge() {
-        Spans a = new Spans();
+        ByteRanges a = new ByteRanges();
         a.add(100, 200);
         a.add(200, 300); // touches
         a.add(50, 120); // overlaps
@@ -17,7 +17,7 @@ class SpansTest {
         a.add(500, 500); // empty
         a.add(400, 450);
         assertEquals(250 + 50, a.bytesNotIn(null));
-        Spans b = new Spans();
+        ByteRanges b = new ByteRanges();
         b.add(0, 60);
         b.add(290, 410);
         b.add(440, 1000);
@@ -29,11 +29,11 @@ class SpansTest {
     @Test
     void agreesWithRangesOnRandomSets() {
         long seed = new Random().nextLong();
-        System.out.println("SpansTest seed " + seed);
+        System.out.println("ByteRangesTest seed " + seed);
         Random rnd = new Random(seed);
         for (int round = 0; round < 500; round++) {
-            Spans a = new Spans();
-            Spans b = new Spans();
+            ByteRanges a = new ByteRanges();
+            ByteRanges b = new ByteRanges();
             CommitContent.Ranges ra = new CommitContent.Ranges();
             CommitContent.Ranges rb = new CommitContent.Ranges();
             int span = 1 + rnd.nextInt(round < 250 ? 64 : 1 << 20);
@@ -51,7 +51,7 @@ class SpansTest {
     }
 
     /** Up to 40 random ranges (empty ones too) under {@code span}, added to both. */
-    private static void addRandom(Random rnd, int span, Spans spans, CommitContent.Ranges model) {
+    private static void addRandom(Random rnd, int span, ByteRanges spans, CommitContent.Ranges model) {
         for (int i = rnd.nextInt(40); i > 0; i--) {
             long from = rnd.nextInt(span);
             long to = from + rnd.nextInt(span / 4 + 2);

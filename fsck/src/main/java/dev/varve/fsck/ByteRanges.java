@@ -14,7 +14,7 @@ import java.util.Arrays;
  * entries per range: about 4 MB of fresh heap per check of that store, and memory a process
  * touches for the first time costs a page fault per 4 KiB (20 us each on the benchmark's VM).
  */
-final class Spans {
+final class ByteRanges {
     private long[] starts = new long[16];
     private long[] ends = new long[16];
     private int size;
@@ -36,7 +36,7 @@ final class Spans {
     }
 
     /** Bytes of these ranges that {@code other} (may be null) does not cover. */
-    long bytesNotIn(Spans other) {
+    long bytesNotIn(ByteRanges other) {
         merge();
         if (other != null) {
             other.merge();
