@@ -105,7 +105,7 @@ final class DataCheck {
         this.reads = reads;
         this.scan = scan;
         this.buf = reads != null ? null : buffer;
-        this.budget = Long.getLong("varve.fsck.extentMemory", BUDGET_BYTES);
+        this.budget = SegmentReads.bytesProperty("varve.fsck.extentMemory", BUDGET_BYTES);
     }
 
     /**

@@ -116,7 +116,8 @@ final class DataScan implements Closeable {
      * {@code -Dvarve.fsck.scanMemory=BYTES} sets it (0: read the extents' runs after the walk).
      */
     static long budget() {
-        return Long.getLong("varve.fsck.scanMemory", Math.min(1L << 30, Runtime.getRuntime().maxMemory() / 8));
+        return SegmentReads.bytesProperty("varve.fsck.scanMemory",
+                Math.min(1L << 30, Runtime.getRuntime().maxMemory() / 8));
     }
 
     private void readAll() {
@@ -129,10 +130,8 @@ final class DataScan implements Closeable {
                 if (p.segment != segment) {
                     segment = p.segment;
                     fileEnded = false;
-                    current = new Sectors(sizeOf(segment));
-                    synchronized (sectors) {
-                        sectors.put(segment, current);
-                    }
+                    current = new Sectors((int) ((runs.get(p.run).to() + SECTOR - 1) / SECTOR));
+                    sectors.put(segment, current); // read by the check only after this thread ends
                 }
                 if (fileEnded) {
                     continue; // read past where a read found the file ends: nothing there
@@ -154,15 +153,6 @@ final class DataScan implements Closeable {
         }
     }
 
-    private int sizeOf(long segment) {
-        for (SegmentReads.Run r : runs) {
-            if (r.segment() == segment) {
-                return (int) ((r.to() + SECTOR - 1) / SECTOR);
-            }
-        }
-        throw new IllegalStateException("segment " + segment + " is not among the runs read");
-    }
-
     /**
      * Waits for the reading to end, and returns the CRCs of {@code segment}'s file, or null when
      * it was not read (the data check then reads its blocks itself). Rethrows a read's failure.
@@ -178,9 +168,7 @@ final class DataScan implements Closeable {
         if (failure instanceof RuntimeException re) {
             throw re;
         }
-        synchronized (sectors) {
-            return sectors.get(segment);
-        }
+        return sectors.get(segment);
     }
 
     /** Stops the reading, and waits for its thread to end; idempotent. */

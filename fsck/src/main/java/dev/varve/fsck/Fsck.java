@@ -75,8 +75,11 @@ public final class Fsck {
      * not fill the page cache with blocks it reads once. Where it does not, it reads through the
      * page cache, filled on a third thread while the log is scanned and the trees walked
      * ({@link Readahead}). Neither changes a finding.
+     *
+     * @throws IllegalArgumentException when a system property that tunes the reading does not parse
      */
     public static Report check(Path dir, boolean fast, Listener listener) {
+        checkSettings();
         Storage storage = FileStorage.readOnly(dir);
         java.util.concurrent.FutureTask<List<dev.varve.engine.SpaceInfo>> ahead =
                 new java.util.concurrent.FutureTask<>(() -> SpaceCheck.ENGINE.space(storage));
@@ -108,6 +111,19 @@ public final class Fsck {
         } finally {
             joinUninterruptibly(t);
         }
+    }
+
+    /**
+     * Refuses, before anything is read, system properties that tune how a check reads and that do
+     * not parse ({@code varve.fsck.scan}, {@code varve.fsck.scanMemory},
+     * {@code varve.fsck.extentMemory}; ARCHITECTURE.md, "How fsck reads").
+     *
+     * @throws IllegalArgumentException naming the property, its value and what it takes
+     */
+    static void checkSettings() {
+        SegmentReads.mode();
+        SegmentReads.bytesProperty("varve.fsck.scanMemory", 0);
+        SegmentReads.bytesProperty("varve.fsck.extentMemory", 0);
     }
 
     /** Waits for a thread of the check to end, keeping an interrupt that came meanwhile for the caller. */
@@ -142,6 +158,7 @@ public final class Fsck {
     /** {@code scanned} is null for a storage that is not a directory of files; else run once the log is scanned. */
     private static Report check(Storage storage, boolean fast, Listener listener, Runnable scanned,
             SpaceCheck.EngineSpace engine) {
+        checkSettings();
         Report r;
         try (Survey s = Survey.run(storage, fast, new Meter(listener), scanned)) {
             r = s.finish();
@@ -169,6 +186,7 @@ public final class Fsck {
 
     public static RepairResult repair(Storage storage, boolean fast, boolean salvage, Listener listener)
             throws IOException {
+        checkSettings();
         return Repair.run(storage, fast, salvage, listener);
     }
 

@@ -39,7 +39,33 @@ final class SegmentReads implements Closeable {
     /** How a check of a directory reads its data: {@code cached}, {@code direct} or {@code off} (see above). */
     static String mode() {
         String m = System.getProperty("varve.fsck.scan", "cached");
-        return m.equals("direct") || m.equals("off") ? m : "cached";
+        if (!m.equals("cached") && !m.equals("direct") && !m.equals("off")) {
+            throw new IllegalArgumentException("the system property varve.fsck.scan is '" + m
+                    + "': use cached (the default), direct or off");
+        }
+        return m;
+    }
+
+    /**
+     * A size in bytes a system property sets, or {@code otherwise} when it is unset.
+     *
+     * @throws IllegalArgumentException when it is not a whole number of bytes, 0 or more
+     */
+    static long bytesProperty(String name, long otherwise) {
+        String v = System.getProperty(name);
+        if (v == null) {
+            return otherwise;
+        }
+        try {
+            long n = Long.parseLong(v.trim());
+            if (n >= 0) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // said below
+        }
+        throw new IllegalArgumentException("the system property " + name + " is '" + v
+                + "': give a number of bytes, 0 or more (or leave it unset)");
     }
 
     /** Read buffers kept between checks in one process: fresh memory costs a page fault per 4 KiB. */
@@ -47,8 +73,6 @@ final class SegmentReads implements Closeable {
     /** Pieces the reading thread may have read ahead of the check. */
     static final int AHEAD_BUFFERS = 4;
     private static final int SPARE_BUFFERS = 2 * (AHEAD_BUFFERS + 1);
-    /** The largest piece read ahead, and buffer kept. */
-    static final int MAX_PIECE = 4 << 20;
 
     private final Storage storage;
     final int alignment;
@@ -149,7 +173,7 @@ final class SegmentReads implements Closeable {
 
     /** Gives a buffer from {@link #buffer} back for the next check. */
     static void keep(ByteBuffer b) {
-        if (b != null && b.isDirect() && b.capacity() <= MAX_PIECE + (64 << 10)) {
+        if (b != null && b.isDirect() && b.capacity() <= 2 * LogScan.WINDOW_BYTES) {
             synchronized (SPARE) {
                 if (SPARE.size() < SPARE_BUFFERS) {
                     SPARE.add(b);
@@ -217,12 +241,7 @@ final class SegmentReads implements Closeable {
      * check verifies this one, as the kernel's readahead would for a buffered read.
      */
     Ahead ahead(List<Run> runs) {
-        return ahead(runs, LogScan.WINDOW_BYTES);
-    }
-
-    /** As {@link #ahead(List)}, in pieces of up to {@code pieceBytes} (at most {@link #MAX_PIECE}). */
-    Ahead ahead(List<Run> runs, int pieceBytes) {
-        Ahead a = new Ahead(runs, Math.min(pieceBytes, MAX_PIECE));
+        Ahead a = new Ahead(runs);
         for (Thread t : a.threads) {
             t.start();
         }
@@ -246,7 +265,6 @@ final class SegmentReads implements Closeable {
         private final java.util.concurrent.BlockingQueue<ByteBuffer> free =
                 new java.util.concurrent.ArrayBlockingQueue<>(AHEAD_BUFFERS);
         private final List<Run> runs;
-        private final int pieceBytes;
         private final Thread[] threads = new Thread[READERS];
         private volatile boolean stopped;
         private volatile Exception failure;
@@ -266,11 +284,10 @@ final class SegmentReads implements Closeable {
         private Piece head;
         private boolean ended;
 
-        private Ahead(List<Run> runs, int pieceBytes) {
+        private Ahead(List<Run> runs) {
             this.runs = runs;
-            this.pieceBytes = pieceBytes;
             for (int i = 0; i < AHEAD_BUFFERS; i++) {
-                free.add(buffer(pieceBytes));
+                free.add(buffer(LogScan.WINDOW_BYTES));
             }
             for (int i = 0; i < READERS; i++) {
                 threads[i] = new Thread(this::readAll, "varve-fsck-read-" + i);
@@ -331,7 +348,7 @@ final class SegmentReads implements Closeable {
                 end = r.to;
             }
             int unit = Math.max(alignment, DataScan.SECTOR);
-            int want = (int) Math.min(Math.min(b.capacity(), pieceBytes) / unit * unit,
+            int want = (int) Math.min(Math.min(b.capacity(), LogScan.WINDOW_BYTES) / unit * unit,
                     (end - position + alignment - 1) / alignment * alignment);
             Piece p = new Piece(runs.get(run).segment, position, want, b, claimed++, run);
             position += want;
@@ -416,7 +433,7 @@ final class SegmentReads implements Closeable {
         }
 
         private void release(Piece p) {
-            if (p != null && p.buffer != null) {
+            if (p != null) {
                 free.offer(p.buffer);
             }
         }

@@ -263,4 +263,23 @@ class SegmentReadsTest {
         assertTrue(dataBytes > (20 << 20), "data " + dataBytes);
         assertTrue(seen[1] >= dataBytes && seen[1] <= seen[0], seen[1] + " of " + seen[0] + ", data " + dataBytes);
     }
+
+    @Test
+    void aSettingThatDoesNotParseIsRefusedByName() throws Exception {
+        Path s = dir.resolve("settings");
+        try (Store store = Store.create(s, StoreOptions.defaults())) {
+            store.createVolume("vm", 1 << 20).write(0, new byte[4096], 0, 4096);
+        }
+        String[][] bad = {{"varve.fsck.scan", "fast", "use cached (the default), direct or off"},
+            {"varve.fsck.scanMemory", "-1", "a number of bytes"},
+            {"varve.fsck.extentMemory", "lots", "a number of bytes"}};
+        for (String[] b : bad) {
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> checkWith(s, b[0], b[1]));
+            assertTrue(e.getMessage().contains(b[0]) && e.getMessage().contains("'" + b[1] + "'")
+                    && e.getMessage().contains(b[2]), e.getMessage());
+            assertNull(System.getProperty(b[0]), "restored");
+        }
+        assertTrue(Fsck.check(s, false).clean(), "and with them unset, the check runs");
+    }
 }
